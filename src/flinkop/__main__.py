@@ -1,0 +1,3 @@
+from flinkop.cli import main
+
+raise SystemExit(main())

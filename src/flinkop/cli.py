@@ -1,0 +1,32 @@
+"""The `flinkop` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flinkop", description="Kubernetes operator for Apache Flink")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sandbox = commands.add_parser("sandbox", help="the embedded local Kubernetes")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    from flinkop.sandbox.apiserver.cli import add_arguments
+
+    add_arguments(sandbox_commands.add_parser("apiserver", help="run the sandbox API server in the foreground"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "sandbox" and args.sandbox_command == "apiserver":
+        from flinkop.sandbox.apiserver.cli import run
+
+        return run(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The sandbox: a small Kubernetes on one machine for development and end-to-end tests."""
