@@ -15,7 +15,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     from flinkop.sandbox.apiserver.cli import add_arguments
 
-    add_arguments(sandbox_commands.add_parser("apiserver", help="run the sandbox API server in the foreground"))
+    add_arguments(
+        sandbox_commands.add_parser("apiserver", help="run the sandbox API server in the foreground")
+    )
     return parser
 
 

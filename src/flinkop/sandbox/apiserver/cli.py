@@ -19,8 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig-out", help="write a kubeconfig for this server to this file")
     parser.add_argument("--history", type=int, default=1000, help="watch history kept per resource")
     parser.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between bookmarks")
-    parser.add_argument("--watch-timeout", type=float, default=1800.0,
-                        help="watches without timeoutSeconds end after this many seconds (times 1 to 2)")
+    parser.add_argument(
+        "--watch-timeout",
+        type=float,
+        default=1800.0,
+        help="watches without timeoutSeconds end after this many seconds (times 1 to 2)",
+    )
     parser.add_argument("--no-gc", action="store_true", help="disable ownerReference garbage collection")
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", help="private key of --tls-cert")
@@ -28,8 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def serve(args: argparse.Namespace) -> None:
     server = SandboxApiServer(
-        args.host, args.port, history_size=args.history, bookmark_interval=args.bookmark_interval,
-        watch_timeout=args.watch_timeout, gc=not args.no_gc, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        args.host,
+        args.port,
+        history_size=args.history,
+        bookmark_interval=args.bookmark_interval,
+        watch_timeout=args.watch_timeout,
+        gc=not args.no_gc,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -39,7 +49,7 @@ async def serve(args: argparse.Namespace) -> None:
         if args.kubeconfig_out:
             server.write_kubeconfig(args.kubeconfig_out)
         if args.portfile:
-            Path(args.portfile).write_text(str(server.port))
+            Path(args.portfile).write_text(str(server.port))  # noqa: ASYNC240 -- once, before serving
         await stop.wait()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from flinkop.sandbox.apiserver.errors import ApiError
-from flinkop.sandbox.apiserver.objects import FOREGROUND, ORPHAN, MERGE_PATCH, DeleteOptions, Objects, now
+from flinkop.sandbox.apiserver.objects import FOREGROUND, MERGE_PATCH, ORPHAN, DeleteOptions, Objects, now
 from flinkop.sandbox.apiserver.resources import Registry, ResourceType, types_from_crd
 from flinkop.sandbox.apiserver.store import DELETED, Change, Store
 
@@ -31,7 +31,12 @@ log = structlog.get_logger("flinkop.sandbox.apiserver")
 
 class Controllers:
     def __init__(
-        self, store: Store, registry: Registry, objects: Objects, *, gc_enabled: bool = True,
+        self,
+        store: Store,
+        registry: Registry,
+        objects: Objects,
+        *,
+        gc_enabled: bool = True,
         established_delay: float = 0.05,
     ) -> None:
         self.store = store
@@ -72,11 +77,11 @@ class Controllers:
             self._crd_changed(change)
         if change.type == DELETED:
             for dependent in self._dependents.get(meta.get("uid", ""), ()):
-                self._queue(("dependent",) + dependent)
+                self._queue(("dependent", *dependent))
         elif meta.get("deletionTimestamp"):
-            self._queue(("deleting",) + ident)
+            self._queue(("deleting", *ident))
         elif meta.get("ownerReferences") and self.gc_enabled and change.type == "ADDED":
-            self._queue(("dependent",) + ident)
+            self._queue(("dependent", *ident))
 
     def _index_owners(self, change: Change, ident: tuple[str, str, str]) -> None:
         for ref in (change.prev or {}).get("metadata", {}).get("ownerReferences") or []:
@@ -170,23 +175,47 @@ class Controllers:
             previous = old_conditions.get(ctype)
             if previous and previous.get("status") == "True":
                 return dict(previous)
-            return {"type": ctype, "status": "True", "lastTransitionTime": stamp, "reason": reason,
-                    "message": message}
+            return {
+                "type": ctype,
+                "status": "True",
+                "lastTransitionTime": stamp,
+                "reason": reason,
+                "message": message,
+            }
 
-        stored = sorted({*((crd.get("status") or {}).get("storedVersions") or []),
-                         *(v["name"] for v in spec.get("versions") or [] if v.get("storage"))})
+        stored = sorted(
+            {
+                *((crd.get("status") or {}).get("storedVersions") or []),
+                *(v["name"] for v in spec.get("versions") or [] if v.get("storage")),
+            }
+        )
         status = {
-            "conditions": [condition("NamesAccepted", "NoConflicts", "no conflicts found"),
-                           condition("Established", "InitialNamesAccepted", "the initial names have been accepted")],
+            "conditions": [
+                condition("NamesAccepted", "NoConflicts", "no conflicts found"),
+                condition("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+            ],
             "acceptedNames": names,
             "storedVersions": stored,
         }
         finalizers = list(crd["metadata"].get("finalizers") or [])
         if CRD_CLEANUP not in finalizers:
-            self.objects.patch(self.crd_type, None, crd_name, {"metadata": {"finalizers": [*finalizers, CRD_CLEANUP]}},
-                               MERGE_PATCH, field_manager="kube-apiserver")
-        self.objects.patch(self.crd_type, None, crd_name, {"status": status}, MERGE_PATCH, subresource="status",
-                           field_manager="kube-apiserver")
+            self.objects.patch(
+                self.crd_type,
+                None,
+                crd_name,
+                {"metadata": {"finalizers": [*finalizers, CRD_CLEANUP]}},
+                MERGE_PATCH,
+                field_manager="kube-apiserver",
+            )
+        self.objects.patch(
+            self.crd_type,
+            None,
+            crd_name,
+            {"status": status},
+            MERGE_PATCH,
+            subresource="status",
+            field_manager="kube-apiserver",
+        )
 
     def _finish_deletion(self, rtype: ResourceType, obj: JSON) -> None:
         meta = obj["metadata"]
@@ -236,13 +265,21 @@ class Controllers:
             return
         meta = obj["metadata"]
         if alive:
-            self.objects.patch(rtype, meta.get("namespace") or None, meta["name"],
-                               [{"op": "test", "path": "/metadata/uid", "value": meta["uid"]},
-                                {"op": "replace", "path": "/metadata/ownerReferences", "value": alive}],
-                               "application/json-patch+json", field_manager="garbage-collector")
+            self.objects.patch(
+                rtype,
+                meta.get("namespace") or None,
+                meta["name"],
+                [
+                    {"op": "test", "path": "/metadata/uid", "value": meta["uid"]},
+                    {"op": "replace", "path": "/metadata/ownerReferences", "value": alive},
+                ],
+                "application/json-patch+json",
+                field_manager="garbage-collector",
+            )
             return
-        self.objects.delete(rtype, meta.get("namespace") or None, meta["name"],
-                            DeleteOptions(precondition_uid=meta["uid"]))
+        self.objects.delete(
+            rtype, meta.get("namespace") or None, meta["name"], DeleteOptions(precondition_uid=meta["uid"])
+        )
 
     def _drop_owner_ref(self, key: str, ns: str, name: str, owner_uid: str) -> None:
         dep_type = self._type_for(key)
@@ -250,15 +287,26 @@ class Controllers:
         if dep_type is None or dep is None:
             return
         refs = [r for r in dep["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid]
-        self.objects.patch(dep_type, ns or None, name, {"metadata": {"ownerReferences": refs or None}},
-                           MERGE_PATCH, field_manager="garbage-collector")
+        self.objects.patch(
+            dep_type,
+            ns or None,
+            name,
+            {"metadata": {"ownerReferences": refs or None}},
+            MERGE_PATCH,
+            field_manager="garbage-collector",
+        )
 
     def _remove_finalizer(self, rtype: ResourceType, obj: JSON, finalizer: str) -> None:
         meta = obj["metadata"]
         rest = [f for f in meta.get("finalizers") or [] if f != finalizer]
-        self.objects.patch(rtype, meta.get("namespace") or None, meta["name"],
-                           {"metadata": {"finalizers": rest or None, "resourceVersion": meta["resourceVersion"]}},
-                           MERGE_PATCH, field_manager="kube-controller-manager")
+        self.objects.patch(
+            rtype,
+            meta.get("namespace") or None,
+            meta["name"],
+            {"metadata": {"finalizers": rest or None, "resourceVersion": meta["resourceVersion"]}},
+            MERGE_PATCH,
+            field_manager="kube-controller-manager",
+        )
 
     def _empty_namespace(self, ns_obj: JSON) -> None:
         namespace = ns_obj["metadata"]["name"]
@@ -277,9 +325,14 @@ class Controllers:
             self._queue(("deleting", self.registry_namespaces().storage_key, "", namespace))  # check again
             return
         if (ns_obj.get("spec") or {}).get("finalizers"):
-            self.objects.update(self.registry_namespaces(), None, namespace,
-                                {**ns_obj, "spec": {**ns_obj["spec"], "finalizers": []}},
-                                subresource="finalize", field_manager="kube-controller-manager")
+            self.objects.update(
+                self.registry_namespaces(),
+                None,
+                namespace,
+                {**ns_obj, "spec": {**ns_obj["spec"], "finalizers": []}},
+                subresource="finalize",
+                field_manager="kube-controller-manager",
+            )
 
     def registry_namespaces(self) -> ResourceType:
         rtype = self.registry.get("", "v1", "namespaces")

@@ -23,23 +23,43 @@ _PATH_NAMED = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 def validate_name(rtype: ResourceType, name: str) -> None:
     if rtype.kind in _PATH_NAMED:
         if name in (".", "..") or "/" in name or "%" in name:
-            raise invalid(rtype.kind, rtype.group, name,
-                          [("metadata.name", f'Invalid value: "{name}": may not contain \'/\' or \'%\'')])
+            raise invalid(
+                rtype.kind,
+                rtype.group,
+                name,
+                [("metadata.name", f"Invalid value: \"{name}\": may not contain '/' or '%'")],
+            )
         return
     if rtype.kind in _LABEL_NAMED:
         if len(name) > 63 or not _LABEL.match(name):
-            raise invalid(rtype.kind, rtype.group, name, [(
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case alphanumeric '
-                "characters or '-', and must start and end with an alphanumeric character",
-            )])
+            raise invalid(
+                rtype.kind,
+                rtype.group,
+                name,
+                [
+                    (
+                        "metadata.name",
+                        f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
+                        "alphanumeric "
+                        "characters or '-', and must start and end with an alphanumeric character",
+                    )
+                ],
+            )
         return
     if len(name) > 253 or not _SUBDOMAIN.match(name):
-        raise invalid(rtype.kind, rtype.group, name, [(
-            "metadata.name",
-            f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric '
-            "characters, '-' or '.', and must start and end with an alphanumeric character",
-        )])
+        raise invalid(
+            rtype.kind,
+            rtype.group,
+            name,
+            [
+                (
+                    "metadata.name",
+                    f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
+                    "alphanumeric "
+                    "characters, '-' or '.', and must start and end with an alphanumeric character",
+                )
+            ],
+        )
 
 
 def _labels_valid(rtype: ResourceType, name: str, meta: JSON) -> None:
@@ -48,8 +68,12 @@ def _labels_valid(rtype: ResourceType, name: str, meta: JSON) -> None:
         if values is None:
             continue
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-            raise invalid(rtype.kind, rtype.group, name,
-                          [(f"metadata.{field}", "Invalid value: must be a map of string keys to string values")])
+            raise invalid(
+                rtype.kind,
+                rtype.group,
+                name,
+                [(f"metadata.{field}", "Invalid value: must be a map of string keys to string values")],
+            )
 
 
 class _ClusterIPs:
@@ -152,14 +176,19 @@ def apply_update_defaults(rtype: ResourceType, old: JSON, new: JSON) -> None:
         labels = new["metadata"].setdefault("labels", {})
         labels["kubernetes.io/metadata.name"] = new["metadata"]["name"]
         new.setdefault("spec", old.get("spec", {}))
-    elif rtype.kind in ("Deployment", "ReplicaSet", "StatefulSet", "Job") and isinstance(new.get("spec"), dict):
+    elif rtype.kind in ("Deployment", "ReplicaSet", "StatefulSet", "Job") and isinstance(
+        new.get("spec"), dict
+    ):
         if rtype.kind != "Job":
             new["spec"].setdefault("replicas", 1)
         if rtype.kind == "Deployment":
             new["spec"].setdefault("revisionHistoryLimit", 10)
             new["spec"].setdefault("progressDeadlineSeconds", 600)
-            new["spec"].setdefault("strategy", (old.get("spec") or {}).get("strategy") or {
-                "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+            new["spec"].setdefault(
+                "strategy",
+                (old.get("spec") or {}).get("strategy")
+                or {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+            )
         _template(new["spec"])
     elif rtype.kind == "Pod" and not rtype.group and isinstance(new.get("spec"), dict):
         _pod_spec(new["spec"])
@@ -209,8 +238,12 @@ def validate(rtype: ResourceType, obj: JSON) -> None:
         for i, port in enumerate((obj.get("spec") or {}).get("ports") or []):
             value = port.get("port") if isinstance(port, dict) else None
             if not isinstance(value, int) or not 0 < value < 65536:
-                raise invalid(rtype.kind, "", name, [(f"spec.ports[{i}].port", "Invalid value: must be between "
-                                                      "1 and 65535, inclusive")])
+                raise invalid(
+                    rtype.kind,
+                    "",
+                    name,
+                    [(f"spec.ports[{i}].port", "Invalid value: must be between 1 and 65535, inclusive")],
+                )
     elif rtype.kind in ("Deployment", "ReplicaSet") and rtype.group == "apps":
         spec = obj.get("spec") or {}
         causes = []
@@ -240,9 +273,13 @@ def _validate_crd(crd: JSON) -> None:
         causes.append(("spec.scope", 'Unsupported value: must be "Namespaced" or "Cluster"'))
     versions = spec.get("versions") or []
     if not versions:
-        causes.append(("spec.versions", "Invalid value: must have exactly one version marked as storage version"))
+        causes.append(
+            ("spec.versions", "Invalid value: must have exactly one version marked as storage version")
+        )
     elif sum(1 for v in versions if v.get("storage")) != 1:
-        causes.append(("spec.versions", "Invalid value: must have exactly one version marked as storage version"))
+        causes.append(
+            ("spec.versions", "Invalid value: must have exactly one version marked as storage version")
+        )
     expected = f"{names.get('plural')}.{spec.get('group')}"
     if names.get("plural") and spec.get("group") and name != expected:
         causes.append(("metadata.name", f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group'))
@@ -255,12 +292,18 @@ def check_kind(rtype: ResourceType, obj: JSON, api_version_of: str | None = None
     kind = obj.get("kind")
     api_version = obj.get("apiVersion")
     if kind and kind != rtype.kind:
-        raise ApiError(400, "BadRequest",
-                       f"the object provided is unrecognized (must be of type {rtype.kind}): "
-                       f"kind {kind} in the data does not match the expected kind {rtype.kind}")
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"the object provided is unrecognized (must be of type {rtype.kind}): "
+            f"kind {kind} in the data does not match the expected kind {rtype.kind}",
+        )
     if api_version:
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
         if group != rtype.group:
-            raise ApiError(400, "BadRequest",
-                           f"the API version in the data ({api_version}) does not match the expected API "
-                           f"version ({api_version_of or rtype.group_version})")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the API version in the data ({api_version}) does not match the expected API "
+                f"version ({api_version_of or rtype.group_version})",
+            )

@@ -57,27 +57,34 @@ def _details(name: str | None, group: str, kind: str) -> JSON:
 
 def not_found(resource: str, group: str, name: str) -> ApiError:
     return ApiError(
-        404, "NotFound", f'{qualified(resource, group)} "{name}" not found',
+        404,
+        "NotFound",
+        f'{qualified(resource, group)} "{name}" not found',
         details=_details(name, group, resource),
     )
 
 
 def already_exists(resource: str, group: str, name: str) -> ApiError:
     return ApiError(
-        409, "AlreadyExists", f'{qualified(resource, group)} "{name}" already exists',
+        409,
+        "AlreadyExists",
+        f'{qualified(resource, group)} "{name}" already exists',
         details=_details(name, group, resource),
     )
 
 
 def conflict(resource: str, group: str, name: str, why: str) -> ApiError:
     return ApiError(
-        409, "Conflict",
+        409,
+        "Conflict",
         f'Operation cannot be fulfilled on {qualified(resource, group)} "{name}": {why}',
         details=_details(name, group, resource),
     )
 
 
-MODIFIED_CONFLICT = "the object has been modified; please apply your changes to the latest version and try again"
+MODIFIED_CONFLICT = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
 
 
 def invalid(
@@ -100,23 +107,29 @@ def bad_request(message: str) -> ApiError:
 
 def unsupported_media_type(content_type: str, accepted: list[str]) -> ApiError:
     return ApiError(
-        415, "UnsupportedMediaType",
-        f'the body of the request was in an unknown format - accepted media types include: {", ".join(accepted)}'
-        if content_type else "the body of the request was in an unknown format",
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(accepted)
+        if content_type
+        else "the body of the request was in an unknown format",
     )
 
 
 def method_not_allowed(verb: str, resource: str, group: str) -> ApiError:
     return ApiError(
-        405, "MethodNotAllowed",
-        f"the server does not allow this method on the requested resource",
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
         details=_details(None, group, resource),
     )
 
 
 def forbidden(resource: str, group: str, name: str, why: str) -> ApiError:
     return ApiError(
-        403, "Forbidden", f'{qualified(resource, group)} "{name}" is forbidden: {why}',
+        403,
+        "Forbidden",
+        f'{qualified(resource, group)} "{name}" is forbidden: {why}',
         details=_details(name, group, resource),
     )
 
@@ -127,8 +140,11 @@ def expired(message: str) -> ApiError:
 
 def too_many_requests(retry_after: int) -> ApiError:
     return ApiError(
-        429, "TooManyRequests", "Too many requests, please try again later.",
-        details={"retryAfterSeconds": retry_after}, headers={"Retry-After": str(retry_after)},
+        429,
+        "TooManyRequests",
+        "Too many requests, please try again later.",
+        details={"retryAfterSeconds": retry_after},
+        headers={"Retry-After": str(retry_after)},
     )
 
 

@@ -47,8 +47,16 @@ class FaultRule:
         return ApiError(self.code, "InternalError", f"injected fault with status {self.code}")
 
     def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "path": self.path, "method": self.method, "code": self.code, "times": self.times,
-                "retryAfter": self.retry_after, "latency": self.latency, "hits": self.hits}
+        return {
+            "id": self.id,
+            "path": self.path,
+            "method": self.method,
+            "code": self.code,
+            "times": self.times,
+            "retryAfter": self.retry_after,
+            "latency": self.latency,
+            "hits": self.hits,
+        }
 
 
 class Faults:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from aiohttp import web
 
-from flinkop.sandbox.apiserver import discovery, errors, protobuf
+from flinkop.sandbox.apiserver import discovery, errors, patching, protobuf
 from flinkop.sandbox.apiserver.errors import ApiError
 from flinkop.sandbox.apiserver.objects import (
     APPLY_PATCH,
@@ -59,8 +59,12 @@ def _int_param(query: Any, name: str) -> int | None:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
-                        content_type="application/json", headers=headers)
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
 
 
 def error_response(exc: ApiError) -> web.Response:
@@ -116,7 +120,7 @@ class Handlers:
         if path == "/openapi/v3":
             return json_response(discovery.openapi_v3_root(registry))
         if path.startswith("/openapi/v3/"):
-            parts = path[len("/openapi/v3/"):].split("/")
+            parts = path[len("/openapi/v3/") :].split("/")
             doc = None
             if parts[0] == "api" and len(parts) == 2:
                 doc = discovery.openapi_v3_document(registry, "", parts[1])
@@ -169,8 +173,12 @@ class Handlers:
         agent = request.headers.get("User-Agent", "")
         manager = query.get("fieldManager")
         dry_run = bool(query.get("dryRun"))
-        if sub not in (None, "status", "scale", "finalize") or (sub == "scale" and rtype.scale is None) or (
-                sub == "status" and not rtype.has_status) or (sub == "finalize" and rtype.kind != "Namespace"):
+        if (
+            sub not in (None, "status", "scale", "finalize")
+            or (sub == "scale" and rtype.scale is None)
+            or (sub == "status" and not rtype.has_status)
+            or (sub == "finalize" and rtype.kind != "Namespace")
+        ):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if name is None:
             if method == "GET":
@@ -179,16 +187,27 @@ class Handlers:
                 return self._list_response(rtype, ns, query)
             if method == "POST":
                 body = await self._body(request)
-                created = objects.create(rtype, ns, body, field_manager=manager, user_agent=agent,
-                                         dry_run=dry_run)
+                created = objects.create(
+                    rtype, ns, body, field_manager=manager, user_agent=agent, dry_run=dry_run
+                )
                 return json_response(created, 201)
             if method == "DELETE":
                 options = DeleteOptions.from_body(await self._optional_body(request), dict(query))
-                deleted = objects.delete_collection(rtype, ns, label_selector=query.get("labelSelector"),
-                                                    field_selector=query.get("fieldSelector"), options=options)
-                return json_response({"kind": rtype.list_kind, "apiVersion": rtype.group_version,
-                                      "metadata": {"resourceVersion": str(self.server.store.rv)},
-                                      "items": deleted})
+                deleted = objects.delete_collection(
+                    rtype,
+                    ns,
+                    label_selector=query.get("labelSelector"),
+                    field_selector=query.get("fieldSelector"),
+                    options=options,
+                )
+                return json_response(
+                    {
+                        "kind": rtype.list_kind,
+                        "apiVersion": rtype.group_version,
+                        "metadata": {"resourceVersion": str(self.server.store.rv)},
+                        "items": deleted,
+                    }
+                )
             raise errors.method_not_allowed(method, rtype.plural, rtype.group)
         if target.watch_prefix:
             return await self.watch(request, rtype, ns, name=name)
@@ -198,32 +217,56 @@ class Handlers:
             if method in ("PUT", "PATCH"):
                 body = await self._body(request) if method == "PUT" else None
                 if method == "PATCH":
-                    from flinkop.sandbox.apiserver import patching
-
                     current = objects.get_scale(rtype, ns, name)
                     patch = await self._body(request)
                     ctype = request.content_type
-                    body = (patching.json_patch(current, patch) if ctype == JSON_PATCH
-                            else patching.merge_patch(current, patch))
-                return json_response(objects.update_scale(rtype, ns, name, body, user_agent=agent,
-                                                          field_manager=manager))
+                    body = (
+                        patching.json_patch(current, patch)
+                        if ctype == JSON_PATCH
+                        else patching.merge_patch(current, patch)
+                    )
+                return json_response(
+                    objects.update_scale(rtype, ns, name, body, user_agent=agent, field_manager=manager)
+                )
             raise errors.method_not_allowed(method, rtype.plural, rtype.group)
         if method == "GET":
             return json_response(objects.get(rtype, ns, name))
         if method == "PUT":
             body = await self._body(request)
-            return json_response(objects.update(rtype, ns, name, body, subresource=sub, field_manager=manager,
-                                                user_agent=agent, dry_run=dry_run))
+            return json_response(
+                objects.update(
+                    rtype,
+                    ns,
+                    name,
+                    body,
+                    subresource=sub,
+                    field_manager=manager,
+                    user_agent=agent,
+                    dry_run=dry_run,
+                )
+            )
         if method == "PATCH":
             ctype = request.content_type
             if ctype not in PATCH_TYPES:
-                accepted = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH] + ([STRATEGIC_PATCH] if rtype.builtin else [])
+                accepted = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH] + (
+                    [STRATEGIC_PATCH] if rtype.builtin else []
+                )
                 raise errors.unsupported_media_type(ctype, accepted)
             raw = await request.read()
             patch = _parse_patch(raw, ctype)
-            obj, created = objects.patch(rtype, ns, name, patch, ctype, subresource=sub, field_manager=manager,
-                                         force=parse_bool(query, "force"), user_agent=agent, dry_run=dry_run)
-            return json_response(obj, 201 if created else 200)
+            patched, was_created = objects.patch(
+                rtype,
+                ns,
+                name,
+                patch,
+                ctype,
+                subresource=sub,
+                field_manager=manager,
+                force=parse_bool(query, "force"),
+                user_agent=agent,
+                dry_run=dry_run,
+            )
+            return json_response(patched, 201 if was_created else 200)
         if method == "DELETE":
             options = DeleteOptions.from_body(await self._optional_body(request), dict(query))
             body, _removed = objects.delete(rtype, ns, name, options)
@@ -231,9 +274,14 @@ class Handlers:
         raise errors.method_not_allowed(method, rtype.plural, rtype.group)
 
     def _list_response(self, rtype: ResourceType, ns: str | None, query: Any) -> web.Response:
-        result = self.server.objects.list(
-            rtype, ns, label_selector=query.get("labelSelector"), field_selector=query.get("fieldSelector"),
-            limit=_int_param(query, "limit"), continue_token=query.get("continue"))
+        result = self.server.objects.list_objects(
+            rtype,
+            ns,
+            label_selector=query.get("labelSelector"),
+            field_selector=query.get("fieldSelector"),
+            limit=_int_param(query, "limit"),
+            continue_token=query.get("continue"),
+        )
         items = result.items
         if rtype.builtin:  # typed lists omit each item's kind and apiVersion
             items = [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")} for item in items]
@@ -242,8 +290,9 @@ class Handlers:
             meta["continue"] = result.continue_token
         if result.remaining is not None:
             meta["remainingItemCount"] = result.remaining
-        return json_response({"kind": rtype.list_kind, "apiVersion": rtype.group_version, "metadata": meta,
-                              "items": items})
+        return json_response(
+            {"kind": rtype.list_kind, "apiVersion": rtype.group_version, "metadata": meta, "items": items}
+        )
 
     # -- bodies ------------------------------------------------------------------------------------
     async def _body(self, request: web.Request) -> Any:
@@ -261,7 +310,12 @@ class Handlers:
 
     # -- watch -------------------------------------------------------------------------------------
     async def watch(
-        self, request: web.Request, rtype: ResourceType, namespace: str | None, *, name: str | None = None,
+        self,
+        request: web.Request,
+        rtype: ResourceType,
+        namespace: str | None,
+        *,
+        name: str | None = None,
     ) -> web.StreamResponse:
         server = self.server
         store = server.store
@@ -276,19 +330,30 @@ class Handlers:
         bookmarks = parse_bool(query, "allowWatchBookmarks")
         initial = parse_bool(query, "sendInitialEvents")
         if initial and query.get("resourceVersionMatch") != "NotOlderThan":
-            raise errors.invalid("ListOptions", "meta.k8s.io", "", [
-                ("resourceVersionMatch", "Forbidden: sendInitialEvents requires setting resourceVersionMatch "
-                                         "to NotOlderThan")])
+            raise errors.invalid(
+                "ListOptions",
+                "meta.k8s.io",
+                "",
+                [
+                    (
+                        "resourceVersionMatch",
+                        "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                    )
+                ],
+            )
         timeout = _int_param(query, "timeoutSeconds")
         if timeout is None:
             timeout = int(server.watch_timeout * (1 + random.random()))
         try:
             since = int(rv_text) if rv_text not in ("", "0") else None
         except ValueError:
-            raise errors.bad_request(f'resourceVersion: Invalid value: "{rv_text}": must be an integer') from None
+            raise errors.bad_request(
+                f'resourceVersion: Invalid value: "{rv_text}": must be an integer'
+            ) from None
 
-        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
-                                                           "Cache-Control": "no-cache, private"})
+        response = web.StreamResponse(
+            status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
+        )
         response.enable_chunked_encoding()
         await response.prepare(request)
         api_version = rtype.group_version
@@ -303,9 +368,13 @@ class Handlers:
             # Current state as synthetic ADDED events; no await between the read and the registration.
             for obj in store.items(rtype.storage_key, watcher.namespace):
                 if match(obj):
-                    served = obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
-                    lines.append(json.dumps({"type": "ADDED", "object": served},
-                                            separators=(",", ":")).encode() + b"\n")
+                    served = (
+                        obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
+                    )
+                    lines.append(
+                        json.dumps({"type": "ADDED", "object": served}, separators=(",", ":")).encode()
+                        + b"\n"
+                    )
             store.open_watch(watcher, None)
             if initial and bookmarks:
                 lines.append(self._bookmark(rtype, store.rv, initial_end=True))
@@ -353,8 +422,15 @@ class Handlers:
         meta: JSON = {"resourceVersion": str(rv)}
         if initial_end:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return json.dumps({"type": BOOKMARK, "object": {"kind": rtype.kind, "apiVersion": rtype.group_version,
-                                                         "metadata": meta}}).encode() + b"\n"
+        return (
+            json.dumps(
+                {
+                    "type": BOOKMARK,
+                    "object": {"kind": rtype.kind, "apiVersion": rtype.group_version, "metadata": meta},
+                }
+            ).encode()
+            + b"\n"
+        )
 
 
 def _decode_body(raw: bytes, content_type: str) -> Any:
@@ -369,7 +445,8 @@ def _decode_body(raw: bytes, content_type: str) -> Any:
             except yaml.YAMLError as yexc:
                 raise errors.bad_request(f"error converting YAML to JSON: {yexc}") from None
         raise errors.bad_request(
-            f"the object provided is unrecognized: couldn't get version/kind; json parse error: {exc}") from None
+            f"the object provided is unrecognized: couldn't get version/kind; json parse error: {exc}"
+        ) from None
 
 
 def _parse_patch(raw: bytes, content_type: str) -> Any:

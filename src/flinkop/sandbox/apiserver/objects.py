@@ -29,8 +29,14 @@ STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 APPLY_PATCH_CBOR = "application/apply-patch+cbor"
 
-_SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds",
-                "selfLink")
+_SERVER_META = (
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+)
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
@@ -113,7 +119,9 @@ class Objects:
         self._namespaces = namespace_type
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _require_namespace(self, rtype: ResourceType, namespace: str | None, name: str, creating: bool) -> None:
+    def _require_namespace(
+        self, rtype: ResourceType, namespace: str | None, name: str, creating: bool
+    ) -> None:
         if not rtype.namespaced:
             return
         if not namespace:
@@ -123,13 +131,22 @@ class Objects:
             raise errors.not_found("namespaces", "", namespace)
         if creating and ns["metadata"].get("deletionTimestamp"):
             raise errors.ApiError(
-                403, "Forbidden",
+                403,
+                "Forbidden",
                 f'{errors.qualified(rtype.plural, rtype.group)} "{name}" is forbidden: unable to create new '
                 f"content in namespace {namespace} because it is being terminated",
-                details={"name": name, "group": rtype.group, "kind": rtype.plural,
-                         "causes": [{"reason": "NamespaceTerminating",
-                                     "message": f"namespace {namespace} is being terminated",
-                                     "field": "metadata.namespace"}]},
+                details={
+                    "name": name,
+                    "group": rtype.group,
+                    "kind": rtype.plural,
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
             )
 
     def _stored(self, rtype: ResourceType, namespace: str | None, name: str) -> JSON:
@@ -160,12 +177,19 @@ class Objects:
     def get(self, rtype: ResourceType, namespace: str | None, name: str) -> JSON:
         return self.serve(rtype, self._stored(rtype, namespace, name))
 
-    def list(
-        self, rtype: ResourceType, namespace: str | None, *, label_selector: str | None = None,
-        field_selector: str | None = None, limit: int | None = None, continue_token: str | None = None,
+    def list_objects(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
     ) -> ListResult:
-        match = matcher(LabelSelector.parse(label_selector), FieldSelector.parse(field_selector, rtype.kind),
-                        rtype.kind)
+        match = matcher(
+            LabelSelector.parse(label_selector), FieldSelector.parse(field_selector, rtype.kind), rtype.kind
+        )
         list_rv = self.store.rv
         start_after: tuple[str, str] | None = None
         if continue_token:
@@ -175,11 +199,15 @@ class Objects:
                     "The provided continue parameter is too old to display a consistent list result. You can "
                     "start a new list without the continue parameter, or use the continue token in this "
                     "response to retrieve the remainder of the results. Continuing with the provided token "
-                    "results in an inconsistent list - objects that were created, modified, or deleted between "
+                    "results in an inconsistent list - objects that were created, modified, or deleted "
+                    "between "
                     "the time the first chunk was returned and now may show up in the list."
                 )
-        items = [o for o in self.store.items(rtype.storage_key, namespace if rtype.namespaced else None)
-                 if (start_after is None or _key(o) > start_after) and match(o)]
+        items = [
+            o
+            for o in self.store.items(rtype.storage_key, namespace if rtype.namespaced else None)
+            if (start_after is None or _key(o) > start_after) and match(o)
+        ]
         token = None
         remaining = None
         if limit and limit > 0 and len(items) > limit:
@@ -190,8 +218,15 @@ class Objects:
 
     # -- create ------------------------------------------------------------------------------------
     def create(
-        self, rtype: ResourceType, namespace: str | None, body: Any, *, field_manager: str | None = None,
-        user_agent: str = "", dry_run: bool = False, managed: bool = True,
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        body: Any,
+        *,
+        field_manager: str | None = None,
+        user_agent: str = "",
+        dry_run: bool = False,
+        managed: bool = True,
     ) -> JSON:
         if not isinstance(body, dict):
             raise errors.bad_request("the object provided is not a JSON object")
@@ -206,7 +241,8 @@ class Objects:
             body_ns = meta.get("namespace")
             if body_ns and namespace and body_ns != namespace:
                 raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request")
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             meta["namespace"] = namespace or body_ns
         else:
             meta.pop("namespace", None)
@@ -214,23 +250,34 @@ class Objects:
         if not name:
             prefix = meta.get("generateName")
             if not prefix:
-                raise errors.invalid(rtype.kind, rtype.group, "", [
-                    ("metadata.name", "Required value: name or generateName is required")],
-                    prefix=f"{rtype.kind} \"\" is invalid: metadata.name: Required value: name or generateName "
-                           "is required")
+                raise errors.invalid(
+                    rtype.kind,
+                    rtype.group,
+                    "",
+                    [("metadata.name", "Required value: name or generateName is required")],
+                    prefix=f'{rtype.kind} "" is invalid: metadata.name: Required value: name or generateName '
+                    "is required",
+                )
             name = meta["name"] = prefix + "".join(random.choices(_NAME_CHARS, k=5))
         self._require_namespace(rtype, meta.get("namespace"), name, creating=True)
         obj["apiVersion"] = f"{rtype.group}/{rtype.storage_version or rtype.version}" if rtype.group else "v1"
         obj["kind"] = rtype.kind
-        for key in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
-                    "deletionGracePeriodSeconds", "generation", "selfLink"):
+        for key in (
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "selfLink",
+        ):
             meta.pop(key, None)
         if rtype.has_status:
             obj.pop("status", None)
         defaults.apply_create_defaults(rtype, obj)
         defaults.validate(rtype, obj)
-        key = (meta.get("namespace") or "", name)
-        if self.store.get(rtype.storage_key, key) is not None:
+        object_key = (meta.get("namespace") or "", name)
+        if self.store.get(rtype.storage_key, object_key) is not None:
             raise errors.already_exists(rtype.plural, rtype.group, name)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now()
@@ -238,8 +285,14 @@ class Objects:
             meta["generation"] = 1
         if managed:
             obj = fieldmanager.record_update(
-                None, obj, manager=self._manager(field_manager, user_agent), api_version=rtype.group_version,
-                builtin=rtype.builtin, ignore_status=rtype.has_status, now=meta["creationTimestamp"])
+                None,
+                obj,
+                manager=self._manager(field_manager, user_agent),
+                api_version=rtype.group_version,
+                builtin=rtype.builtin,
+                ignore_status=rtype.has_status,
+                now=meta["creationTimestamp"],
+            )
         if dry_run:
             obj["metadata"]["resourceVersion"] = str(self.store.rv)
             return self.serve(rtype, obj)
@@ -250,8 +303,15 @@ class Objects:
 
     # -- update ------------------------------------------------------------------------------------
     def update(
-        self, rtype: ResourceType, namespace: str | None, name: str, body: Any, *,
-        subresource: str | None = None, field_manager: str | None = None, user_agent: str = "",
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        subresource: str | None = None,
+        field_manager: str | None = None,
+        user_agent: str = "",
         dry_run: bool = False,
     ) -> JSON:
         """PUT: replaces the object (or its status); a missing resourceVersion is unconditional."""
@@ -262,39 +322,72 @@ class Objects:
         meta = body.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
             raise errors.bad_request(
-                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         if not meta.get("resourceVersion") and not rtype.unconditional_update:
-            raise errors.invalid(rtype.kind, rtype.group, name, [
-                ("metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")])
-        return self._write(rtype, old, body, subresource=subresource,
-                           manager=self._manager(field_manager, user_agent), dry_run=dry_run)
+            raise errors.invalid(
+                rtype.kind,
+                rtype.group,
+                name,
+                [("metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")],
+            )
+        return self._write(
+            rtype,
+            old,
+            body,
+            subresource=subresource,
+            manager=self._manager(field_manager, user_agent),
+            dry_run=dry_run,
+        )
 
     def patch(
-        self, rtype: ResourceType, namespace: str | None, name: str, patch: Any, content_type: str, *,
-        subresource: str | None = None, field_manager: str | None = None, force: bool = False,
-        user_agent: str = "", dry_run: bool = False,
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        content_type: str,
+        *,
+        subresource: str | None = None,
+        field_manager: str | None = None,
+        force: bool = False,
+        user_agent: str = "",
+        dry_run: bool = False,
     ) -> tuple[JSON, bool]:
         """PATCH in any of the four content types; returns (object, created)."""
         if content_type in (APPLY_PATCH, APPLY_PATCH_CBOR):
-            return self._apply(rtype, namespace, name, patch, subresource=subresource,
-                               field_manager=field_manager, force=force, dry_run=dry_run)
+            return self._apply(
+                rtype,
+                namespace,
+                name,
+                patch,
+                subresource=subresource,
+                field_manager=field_manager,
+                force=force,
+                dry_run=dry_run,
+            )
         old = self._stored(rtype, namespace, name)
         current = self.serve(rtype, old)
         if content_type == MERGE_PATCH:
             if not isinstance(patch, dict):
-                raise errors.bad_request("json: cannot unmarshal non-object into Go value of type map[string]any")
+                raise errors.bad_request(
+                    "json: cannot unmarshal non-object into Go value of type map[string]any"
+                )
             new = patching.merge_patch(current, patch)
         elif content_type == JSON_PATCH:
             try:
                 new = patching.json_patch(current, patch)
             except (patching.JsonPatchTestFailed, patching.JsonPatchOpFailed) as exc:
-                raise errors.invalid(rtype.kind, rtype.group, name, [("", str(exc))],
-                                     prefix=str(exc)) from None
+                raise errors.invalid(
+                    rtype.kind, rtype.group, name, [("", str(exc))], prefix=str(exc)
+                ) from None
         elif content_type == STRATEGIC_PATCH:
             if not rtype.builtin:
                 raise errors.unsupported_media_type(content_type, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
             if not isinstance(patch, dict):
-                raise errors.bad_request("json: cannot unmarshal non-object into Go value of type map[string]any")
+                raise errors.bad_request(
+                    "json: cannot unmarshal non-object into Go value of type map[string]any"
+                )
             new = patching.strategic_merge_patch(current, patch)
         else:
             accepted = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH] + ([STRATEGIC_PATCH] if rtype.builtin else [])
@@ -306,13 +399,27 @@ class Objects:
         if patched_rv != old["metadata"]["resourceVersion"] and patched_rv is not None:
             raise errors.conflict(rtype.plural, rtype.group, name, errors.MODIFIED_CONFLICT)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        obj = self._write(rtype, old, new, subresource=subresource,
-                          manager=self._manager(field_manager, user_agent), dry_run=dry_run)
+        obj = self._write(
+            rtype,
+            old,
+            new,
+            subresource=subresource,
+            manager=self._manager(field_manager, user_agent),
+            dry_run=dry_run,
+        )
         return obj, False
 
     def _apply(
-        self, rtype: ResourceType, namespace: str | None, name: str, applied: Any, *,
-        subresource: str | None, field_manager: str | None, force: bool, dry_run: bool,
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        applied: Any,
+        *,
+        subresource: str | None,
+        field_manager: str | None,
+        force: bool,
+        dry_run: bool,
     ) -> tuple[JSON, bool]:
         if not field_manager:
             raise errors.bad_request("PATCH requests with apply content type must have fieldManager set")
@@ -322,26 +429,47 @@ class Objects:
         meta = applied.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
             raise errors.bad_request(
-                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         key = (namespace or "" if rtype.namespaced else "", name)
         old = self.store.get(rtype.storage_key, key)
         stamp = now()
         if old is None:
             if subresource:
                 raise errors.not_found(rtype.plural, rtype.group, name)
-            obj = fieldmanager.apply(None, applied, manager=field_manager, force=force,
-                                     api_version=rtype.group_version, builtin=rtype.builtin,
-                                     ignore_status=rtype.has_status, now=stamp)
+            obj = fieldmanager.apply(
+                None,
+                applied,
+                manager=field_manager,
+                force=force,
+                api_version=rtype.group_version,
+                builtin=rtype.builtin,
+                ignore_status=rtype.has_status,
+                now=stamp,
+            )
             obj.setdefault("metadata", {})["name"] = name
             return self.create(rtype, namespace, obj, dry_run=dry_run, managed=False), True
-        new = fieldmanager.apply(clone(self.serve(rtype, old)), applied, manager=field_manager, force=force,
-                                 api_version=rtype.group_version, builtin=rtype.builtin,
-                                 ignore_status=rtype.has_status and subresource != "status", now=stamp)
+        new = fieldmanager.apply(
+            clone(self.serve(rtype, old)),
+            applied,
+            manager=field_manager,
+            force=force,
+            api_version=rtype.group_version,
+            builtin=rtype.builtin,
+            ignore_status=rtype.has_status and subresource != "status",
+            now=stamp,
+        )
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         return self._write(rtype, old, new, subresource=subresource, manager=None, dry_run=dry_run), False
 
     def _write(
-        self, rtype: ResourceType, old: JSON, new: JSON, *, subresource: str | None, manager: str | None,
+        self,
+        rtype: ResourceType,
+        old: JSON,
+        new: JSON,
+        *,
+        subresource: str | None,
+        manager: str | None,
         dry_run: bool = False,
     ) -> JSON:
         """The common update path: immutables, preconditions, status split, generation, finalizers."""
@@ -350,17 +478,29 @@ class Objects:
             if not rtype.has_status:
                 raise errors.not_found(rtype.plural, rtype.group, name)
             status_rv = (new.get("metadata") or {}).get("resourceVersion")
-            merged = {**old, "status": new.get("status")} if "status" in new else {
-                k: v for k, v in old.items() if k != "status"}
+            merged = (
+                {**old, "status": new.get("status")}
+                if "status" in new
+                else {k: v for k, v in old.items() if k != "status"}
+            )
             merged["metadata"] = {**old["metadata"], "resourceVersion": status_rv}
             if rtype.kind == "Namespace":
-                merged.setdefault("status", {}).setdefault("phase", old.get("status", {}).get("phase", "Active"))
+                merged.setdefault("status", {}).setdefault(
+                    "phase", old.get("status", {}).get("phase", "Active")
+                )
             new = merged
         elif subresource == "finalize" and rtype.kind == "Namespace":
-            new = {**old, "spec": {**(old.get("spec") or {}), "finalizers": (new.get("spec") or {}).get(
-                "finalizers") or []}, "metadata": {**old["metadata"],
-                                                   "resourceVersion": (new.get("metadata") or {}).get(
-                                                       "resourceVersion")}}
+            new = {
+                **old,
+                "spec": {
+                    **(old.get("spec") or {}),
+                    "finalizers": (new.get("spec") or {}).get("finalizers") or [],
+                },
+                "metadata": {
+                    **old["metadata"],
+                    "resourceVersion": (new.get("metadata") or {}).get("resourceVersion"),
+                },
+            }
         elif subresource:
             raise errors.not_found(rtype.plural, rtype.group, name)
         else:
@@ -375,9 +515,14 @@ class Objects:
         sent_rv = meta.get("resourceVersion")
         if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rtype.plural, rtype.group, name, errors.MODIFIED_CONFLICT)
-        if rtype.namespaced and meta.get("namespace") and meta["namespace"] != old["metadata"].get("namespace"):
-            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on "
-                                     "the request")
+        if (
+            rtype.namespaced
+            and meta.get("namespace")
+            and meta["namespace"] != old["metadata"].get("namespace")
+        ):
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         for key in _SERVER_META:
             if key in old["metadata"]:
                 meta[key] = old["metadata"][key]
@@ -396,9 +541,18 @@ class Objects:
         if deleting:
             added = set(meta.get("finalizers") or []) - set(old["metadata"].get("finalizers") or [])
             if added:
-                raise errors.invalid(rtype.kind, rtype.group, name, [
-                    ("metadata.finalizers", "Forbidden: no new finalizers can be added if the object is being "
-                                            "deleted, found new finalizers " + json.dumps(sorted(added)))])
+                raise errors.invalid(
+                    rtype.kind,
+                    rtype.group,
+                    name,
+                    [
+                        (
+                            "metadata.finalizers",
+                            "Forbidden: no new finalizers can be added if the object is being "
+                            "deleted, found new finalizers " + json.dumps(sorted(added)),
+                        )
+                    ],
+                )
         if not meta.get("finalizers"):
             meta.pop("finalizers", None)
         defaults.apply_update_defaults(rtype, old, new)
@@ -406,9 +560,16 @@ class Objects:
         if rtype.has_generation and self._spec_part(rtype, old) != self._spec_part(rtype, new):
             meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         if manager is not None:
-            new = fieldmanager.record_update(old, new, manager=manager, api_version=rtype.group_version,
-                                             builtin=rtype.builtin, ignore_status=rtype.has_status,
-                                             now=now(), subresource=subresource)
+            new = fieldmanager.record_update(
+                old,
+                new,
+                manager=manager,
+                api_version=rtype.group_version,
+                builtin=rtype.builtin,
+                ignore_status=rtype.has_status,
+                now=now(),
+                subresource=subresource,
+            )
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if same_object(old, new):
             return self.serve(rtype, old)
@@ -431,20 +592,32 @@ class Objects:
 
     # -- delete ------------------------------------------------------------------------------------
     def delete(
-        self, rtype: ResourceType, namespace: str | None, name: str, options: DeleteOptions | None = None,
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        options: DeleteOptions | None = None,
     ) -> tuple[JSON, bool]:
         """DELETE; returns (body, removed): the Status when removed, else the object being deleted."""
         opts = options or DeleteOptions()
         old = self._stored(rtype, namespace, name)
         meta = old["metadata"]
         if opts.precondition_uid and opts.precondition_uid != meta["uid"]:
-            raise errors.conflict(rtype.plural, rtype.group, name,
-                                  f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in "
-                                  f"object meta: {meta['uid']}")
+            raise errors.conflict(
+                rtype.plural,
+                rtype.group,
+                name,
+                f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in "
+                f"object meta: {meta['uid']}",
+            )
         if opts.precondition_rv and opts.precondition_rv != meta["resourceVersion"]:
-            raise errors.conflict(rtype.plural, rtype.group, name,
-                                  f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
-                                  f"ResourceVersion in object meta: {meta['resourceVersion']}")
+            raise errors.conflict(
+                rtype.plural,
+                rtype.group,
+                name,
+                f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
+                f"ResourceVersion in object meta: {meta['resourceVersion']}",
+            )
         finalizers = list(meta.get("finalizers") or [])
         if opts.propagation == "Foreground" and FOREGROUND not in finalizers:
             finalizers.append(FOREGROUND)
@@ -455,11 +628,17 @@ class Objects:
         graceful = self._grace_period(rtype, old, opts)
         namespace_pending = rtype.kind == "Namespace" and bool((old.get("spec") or {}).get("finalizers"))
         if finalizers or namespace_pending or graceful:
-            if meta.get("deletionTimestamp") and finalizers == list(meta.get("finalizers") or []) and not (
-                    graceful is not None and graceful < int(meta.get("deletionGracePeriodSeconds") or 0)):
+            if (
+                meta.get("deletionTimestamp")
+                and finalizers == list(meta.get("finalizers") or [])
+                and not (graceful is not None and graceful < int(meta.get("deletionGracePeriodSeconds") or 0))
+            ):
                 return self.serve(rtype, old), False  # repeated DELETE: nothing new
-            new_meta = {**meta, "finalizers": finalizers} if finalizers else {
-                k: v for k, v in meta.items() if k != "finalizers"}
+            new_meta = (
+                {**meta, "finalizers": finalizers}
+                if finalizers
+                else {k: v for k, v in meta.items() if k != "finalizers"}
+            )
             new_meta.setdefault("deletionTimestamp", now())
             new_meta["deletionGracePeriodSeconds"] = graceful or 0
             new = {**old, "metadata": new_meta}
@@ -491,16 +670,30 @@ class Objects:
 
     def _success(self, rtype: ResourceType, obj: JSON) -> JSON:
         return {
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {"name": obj["metadata"]["name"], "group": rtype.group, "kind": rtype.plural,
-                        "uid": obj["metadata"]["uid"]},
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": obj["metadata"]["name"],
+                "group": rtype.group,
+                "kind": rtype.plural,
+                "uid": obj["metadata"]["uid"],
+            },
         }
 
     def delete_collection(
-        self, rtype: ResourceType, namespace: str | None, *, label_selector: str | None = None,
-        field_selector: str | None = None, options: DeleteOptions | None = None,
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        options: DeleteOptions | None = None,
     ) -> list[JSON]:
-        listed = self.list(rtype, namespace, label_selector=label_selector, field_selector=field_selector)
+        listed = self.list_objects(
+            rtype, namespace, label_selector=label_selector, field_selector=field_selector
+        )
         out = []
         for item in listed.items:
             meta = item["metadata"]
@@ -524,9 +717,13 @@ class Objects:
             selector = ",".join(f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items())
         meta = obj["metadata"]
         scale: JSON = {
-            "kind": "Scale", "apiVersion": "autoscaling/v1",
-            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                         if k in meta},
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: meta[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in meta
+            },
             "spec": {"replicas": _get_path(obj, spec_path) or 0},
             "status": {"replicas": _get_path(obj, status_path) or 0},
         }
@@ -535,15 +732,25 @@ class Objects:
         return scale
 
     def update_scale(
-        self, rtype: ResourceType, namespace: str | None, name: str, scale: JSON, *, user_agent: str = "",
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        scale: JSON,
+        *,
+        user_agent: str = "",
         field_manager: str | None = None,
     ) -> JSON:
         if rtype.scale is None:
             raise errors.not_found(rtype.plural, rtype.group, name)
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
-            raise errors.invalid("Scale", "autoscaling", name, [
-                ("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")])
+            raise errors.invalid(
+                "Scale",
+                "autoscaling",
+                name,
+                [("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")],
+            )
         old = self._stored(rtype, namespace, name)
         new = clone(old)
         _set_path(new, rtype.scale[0], replicas)
@@ -595,4 +802,3 @@ def _set_path(obj: JSON, dotted: str, value: Any) -> None:
     for part in parts[:-1]:
         cur = cur.setdefault(part, {})
     cur[parts[-1]] = value
-

@@ -65,27 +65,56 @@ class ResourceType:
         ]
         if self.has_status:
             entries.append(
-                {"name": f"{self.plural}/status", "singularName": "", "namespaced": self.namespaced,
-                 "kind": self.kind, "verbs": ["get", "patch", "update"]}
+                {
+                    "name": f"{self.plural}/status",
+                    "singularName": "",
+                    "namespaced": self.namespaced,
+                    "kind": self.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
             )
         if self.scale is not None:
             entries.append(
-                {"name": f"{self.plural}/scale", "singularName": "", "namespaced": self.namespaced,
-                 "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}
+                {
+                    "name": f"{self.plural}/scale",
+                    "singularName": "",
+                    "namespaced": self.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": ["get", "patch", "update"],
+                }
             )
         return entries
 
 
 def _builtin(
-    group: str, version: str, plural: str, kind: str, *, namespaced: bool = True,
-    short: tuple[str, ...] = (), status: bool = False, generation: bool = False,
-    scale: tuple[str, str, str | None] | None = None, unconditional: bool = True,
+    group: str,
+    version: str,
+    plural: str,
+    kind: str,
+    *,
+    namespaced: bool = True,
+    short: tuple[str, ...] = (),
+    status: bool = False,
+    generation: bool = False,
+    scale: tuple[str, str, str | None] | None = None,
+    unconditional: bool = True,
     categories: tuple[str, ...] = (),
 ) -> ResourceType:
     return ResourceType(
-        group=group, version=version, plural=plural, singular=kind.lower(), kind=kind,
-        namespaced=namespaced, short_names=short, has_status=status, has_generation=generation,
-        scale=scale, unconditional_update=unconditional, categories=categories,
+        group=group,
+        version=version,
+        plural=plural,
+        singular=kind.lower(),
+        kind=kind,
+        namespaced=namespaced,
+        short_names=short,
+        has_status=status,
+        has_generation=generation,
+        scale=scale,
+        unconditional_update=unconditional,
+        categories=categories,
     )
 
 
@@ -102,34 +131,98 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
     _builtin("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",), status=True),
     _builtin("", "v1", "nodes", "Node", namespaced=False, short=("no",), status=True),
-    _builtin("apps", "v1", "deployments", "Deployment", short=("deploy",), status=True, generation=True,
-             scale=_REPLICAS_SCALE, categories=("all",)),
-    _builtin("apps", "v1", "replicasets", "ReplicaSet", short=("rs",), status=True, generation=True,
-             scale=_REPLICAS_SCALE, categories=("all",)),
-    _builtin("apps", "v1", "statefulsets", "StatefulSet", short=("sts",), status=True, generation=True,
-             scale=_REPLICAS_SCALE, categories=("all",)),
+    _builtin(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        short=("deploy",),
+        status=True,
+        generation=True,
+        scale=_REPLICAS_SCALE,
+        categories=("all",),
+    ),
+    _builtin(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        short=("rs",),
+        status=True,
+        generation=True,
+        scale=_REPLICAS_SCALE,
+        categories=("all",),
+    ),
+    _builtin(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        short=("sts",),
+        status=True,
+        generation=True,
+        scale=_REPLICAS_SCALE,
+        categories=("all",),
+    ),
     _builtin("batch", "v1", "jobs", "Job", status=True, generation=True, categories=("all",)),
     _builtin("batch", "v1", "cronjobs", "CronJob", short=("cj",), status=True, generation=True),
-    _builtin("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", short=("hpa",),
-             status=True, generation=True),
-    _builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=("pdb",), status=True,
-             generation=True),
+    _builtin(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        short=("hpa",),
+        status=True,
+        generation=True,
+    ),
+    _builtin(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        short=("pdb",),
+        status=True,
+        generation=True,
+    ),
     _builtin("networking.k8s.io", "v1", "ingresses", "Ingress", short=("ing",), status=True, generation=True),
-    _builtin("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=("netpol",),
-             generation=True),
+    _builtin(
+        "networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=("netpol",), generation=True
+    ),
     _builtin("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False, generation=True),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease", unconditional=False),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
-    _builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
-    _builtin("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
-             "MutatingWebhookConfiguration", namespaced=False, generation=True),
-    _builtin("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-             "ValidatingWebhookConfiguration", namespaced=False, generation=True),
-    _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
-             namespaced=False, short=("crd", "crds"), status=True, generation=True),
+    _builtin(
+        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
+    ),
+    _builtin(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        namespaced=False,
+        generation=True,
+    ),
+    _builtin(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        namespaced=False,
+        generation=True,
+    ),
+    _builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        short=("crd", "crds"),
+        status=True,
+        generation=True,
+    ),
 )
 
 
@@ -217,14 +310,21 @@ def types_from_crd(crd: JSON) -> list[ResourceType]:
             )
         out.append(
             ResourceType(
-                group=group, version=ver["name"], plural=names["plural"],
-                singular=names.get("singular") or names["kind"].lower(), kind=names["kind"],
+                group=group,
+                version=ver["name"],
+                plural=names["plural"],
+                singular=names.get("singular") or names["kind"].lower(),
+                kind=names["kind"],
                 namespaced=spec.get("scope", "Namespaced") == "Namespaced",
                 short_names=tuple(names.get("shortNames") or ()),
                 categories=tuple(names.get("categories") or ()),
-                has_status="status" in subresources, scale=scale_paths, builtin=False,
-                has_generation=True, unconditional_update=False,
-                crd_name=crd["metadata"]["name"], storage_version=storage,
+                has_status="status" in subresources,
+                scale=scale_paths,
+                builtin=False,
+                has_generation=True,
+                unconditional_update=False,
+                crd_name=crd["metadata"]["name"],
+                storage_version=storage,
             )
         )
     return out

@@ -82,7 +82,9 @@ class LabelSelector:
         """A metav1.LabelSelector (matchLabels + matchExpressions)."""
         if not selector:
             return cls()
-        reqs = [Requirement(k, "=", frozenset([str(v)])) for k, v in (selector.get("matchLabels") or {}).items()]
+        reqs = [
+            Requirement(k, "=", frozenset([str(v)])) for k, v in (selector.get("matchLabels") or {}).items()
+        ]
         ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
         for expr in selector.get("matchExpressions") or []:
             reqs.append(Requirement(expr["key"], ops[expr["operator"]], frozenset(expr.get("values") or [])))
@@ -108,12 +110,33 @@ def _path(obj: JSON, dotted: str) -> Any:
 
 # Fields each kind supports in field selectors, beyond metadata.name and metadata.namespace.
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-            "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"),
-    "Event": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-              "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-              "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type",
-              "regarding.kind", "regarding.name", "regarding.namespace", "regarding.uid"),
+    "Pod": (
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ),
+    "Event": (
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+        "regarding.kind",
+        "regarding.name",
+        "regarding.namespace",
+        "regarding.uid",
+    ),
     "Secret": ("type",),
     "Namespace": ("status.phase",),
     "ReplicaSet": ("status.replicas",),
@@ -156,7 +179,7 @@ class FieldSelector:
                 raise bad_request(f"invalid selector: '{text}'; can't understand '{part}'")
             field, op, value = m.group(1), m.group(2), m.group(3).strip()
             if field not in allowed:
-                raise bad_request(f'field label not supported: {field}')
+                raise bad_request(f"field label not supported: {field}")
             reqs.append(FieldRequirement(field, op == "!=", value))
         return cls(tuple(reqs))
 

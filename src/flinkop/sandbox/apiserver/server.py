@@ -52,18 +52,32 @@ class SandboxApiServer:
         namespaces = self.registry.get("", "v1", "namespaces")
         assert namespaces is not None
         self.objects = Objects(self.store, namespaces)
-        self.controllers = Controllers(self.store, self.registry, self.objects, gc_enabled=gc,
-                                       established_delay=established_delay)
+        self.controllers = Controllers(
+            self.store, self.registry, self.objects, gc_enabled=gc, established_delay=established_delay
+        )
         self.faults = Faults()
         self.handlers = Handlers(self)
         self.watches_open = 0
         self._runner: web.AppRunner | None = None
         for ns in DEFAULT_NAMESPACES:
             self.objects.create(namespaces, None, {"metadata": {"name": ns}}, field_manager="kube-apiserver")
-        self.objects.create(self.registry.get("", "v1", "services"), "default", {  # type: ignore[arg-type]
-            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 6443}], "clusterIP": "10.96.0.1"}},
-            field_manager="kube-apiserver")
+        services = self.registry.get("", "v1", "services")
+        assert services is not None
+        self.objects.create(
+            services,
+            "default",
+            {
+                "metadata": {
+                    "name": "kubernetes",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "ports": [{"name": "https", "port": 443, "targetPort": 6443}],
+                    "clusterIP": "10.96.0.1",
+                },
+            },
+            field_manager="kube-apiserver",
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> SandboxApiServer:
@@ -96,7 +110,10 @@ class SandboxApiServer:
         return await self.start()
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.stop()
 
@@ -111,11 +128,18 @@ class SandboxApiServer:
         if self.tls:
             cluster["insecure-skip-tls-verify"] = True
         return {
-            "apiVersion": "v1", "kind": "Config", "current-context": "sandbox", "preferences": {},
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "sandbox",
+            "preferences": {},
             "clusters": [{"name": "sandbox", "cluster": cluster}],
             "users": [{"name": "sandbox", "user": {"token": "sandbox"}}],
-            "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "sandbox",
-                                                         "namespace": namespace}}],
+            "contexts": [
+                {
+                    "name": "sandbox",
+                    "context": {"cluster": "sandbox", "user": "sandbox", "namespace": namespace},
+                }
+            ],
         }
 
     def write_kubeconfig(self, path: str | Path, namespace: str = "default") -> Path:
@@ -138,12 +162,16 @@ class SandboxApiServer:
         self.faults.clear()
 
     def stats(self) -> JSON:
-        return {"resourceVersion": self.store.rv, "objects": self.store.count(),
-                "watchers": self.store.watcher_count(), "faults": [r.describe() for r in self.faults.rules]}
+        return {
+            "resourceVersion": self.store.rv,
+            "objects": self.store.count(),
+            "watchers": self.store.watcher_count(),
+            "faults": [r.describe() for r in self.faults.rules],
+        }
 
     async def control(self, request: web.Request) -> web.StreamResponse:
         """`/sandbox/...`: compaction, dropped watches, fault rules; not part of the Kubernetes API."""
-        action = request.path[len("/sandbox/"):].strip("/")
+        action = request.path[len("/sandbox/") :].strip("/")
         if action == "stats" and request.method == "GET":
             return json_response(self.stats())
         if action == "watches/drop" and request.method == "POST":

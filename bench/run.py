@@ -1,0 +1,170 @@
+"""Benchmark the sandbox API server: `python bench/run.py --output .bench/results.json [--quick]`.
+
+Runs three workloads, each against a fresh `flinkop sandbox apiserver` subprocess:
+
+1. create throughput: N ConfigMap POSTs over keep-alive connections (creates/s, latency percentiles);
+2. watch fan-out: W watchers on a namespace, N timestamped creates, send-to-arrival latency per event;
+3. memory: server RSS before/after storing N ~1 KiB ConfigMaps, and N small custom resources.
+
+Correctness failures (a non-201 create, a short LIST, a lost watch event) abort with exit code 1.
+Performance targets are only reported (pass/fail flags in the JSON); they never fail the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import apiserver_bench as ab  # a sibling module, found through the path set above
+
+JSON = dict[str, Any]
+TARGET_CREATES_PER_SECOND = 2000.0
+TARGET_FANOUT_P99_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Params:
+    creates: int = 3000
+    create_concurrency: int = 32
+    warmup_creates: int = 200
+    watchers: int = 10
+    watch_creates: int = 1000
+    watch_create_concurrency: int = 4
+    memory_objects: int = 5000
+    memory_data_bytes: int = 1024
+
+    @classmethod
+    def quick(cls) -> Params:
+        return cls(creates=500, warmup_creates=50, watch_creates=200, memory_objects=1000)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", type=Path, default=Path(".bench/results.json"), help="JSON results file")
+    parser.add_argument("--quick", action="store_true", help="smaller run (smoke test, a few seconds)")
+    parser.add_argument("--creates", type=int, help="ConfigMaps to create in the throughput test")
+    parser.add_argument("--concurrency", type=int, help="client concurrency of the throughput test")
+    parser.add_argument("--watch-concurrency", type=int, help="client concurrency of the fan-out creates")
+    return parser.parse_args(argv)
+
+
+def params_from(args: argparse.Namespace) -> Params:
+    base = Params.quick() if args.quick else Params()
+    overrides = {
+        "creates": args.creates, "create_concurrency": args.concurrency,
+        "watch_create_concurrency": args.watch_concurrency,
+    }
+    values = {**asdict(base), **{k: v for k, v in overrides.items() if v is not None}}
+    return Params(**values)
+
+
+async def run_all(params: Params) -> JSON:
+    timings: JSON = {}
+
+    async def timed(name: str, coro: Any) -> JSON:
+        print(f"  running {name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        result: JSON = await coro
+        timings[name] = round(time.perf_counter() - start, 2)
+        return result
+
+    creates = await timed("creates", ab.bench_creates(params.creates, params.create_concurrency,
+                                                      params.warmup_creates))
+    fanout = await timed("watch_fanout", ab.bench_watch_fanout(params.watchers, params.watch_creates,
+                                                               params.watch_create_concurrency))
+    cms = await timed("memory_configmaps", ab.bench_memory_configmaps(
+        params.memory_objects, params.create_concurrency, params.memory_data_bytes))
+    crs = await timed("memory_custom_resources", ab.bench_memory_custom_resources(
+        params.memory_objects, params.create_concurrency))
+    return {
+        "creates_per_second": creates,
+        "watch_fanout": fanout,
+        "memory_per_1000_objects": {
+            "configmaps_1kib": cms,
+            "custom_resources_small": crs,
+        },
+        "phase_seconds": timings,
+    }
+
+
+def targets(results: JSON) -> JSON:
+    rate = results["creates_per_second"]["creates_per_second"]
+    p99 = results["watch_fanout"]["latency_ms"]["p99"]
+    return {
+        "creates_per_second": {"target": f">= {TARGET_CREATES_PER_SECOND:g}/s", "actual": rate,
+                               "pass": rate >= TARGET_CREATES_PER_SECOND},
+        "watch_fanout_p99_ms": {"target": f"< {TARGET_FANOUT_P99_MS:g} ms", "actual": p99,
+                                "pass": p99 < TARGET_FANOUT_P99_MS},
+    }
+
+
+def report(params: Params, results: JSON, wall: float) -> JSON:
+    return {
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": ab.machine_facts(),
+        "parameters": asdict(params),
+        **results,
+        "targets": targets(results),
+        "total_seconds": round(wall, 2),
+    }
+
+
+def _latency(ms: JSON) -> str:
+    return f"p50 {ms['p50']:.2f} ms, p99 {ms['p99']:.2f} ms, max {ms['max']:.2f} ms"
+
+
+def summary(doc: JSON) -> str:
+    c, w = doc["creates_per_second"], doc["watch_fanout"]
+    mem = doc["memory_per_1000_objects"]
+    m = doc["machine"]
+    lines = [
+        f"sandbox apiserver bench  ({m['cpu_count']} CPUs, Python {m['python_version']}, {doc['timestamp']})",
+        f"  creates:      {c['creates_per_second']:8.1f} creates/s  (n={c['n']}, "
+        f"concurrency={c['concurrency']}; request latency {_latency(c['latency_ms'])})",
+        f"  watch fanout: send->arrival {_latency(w['latency_ms'])}  "
+        f"({w['events_received']}/{w['events_expected']} events, "
+        f"{w['watchers']} watchers, create concurrency {w['create_concurrency']})",
+    ]
+    kinds = (("configmaps ~1KiB", "configmaps_1kib"), ("custom resources", "custom_resources_small"))
+    for label, key in kinds:
+        r = mem[key]
+        lines.append(
+            f"  memory {label:17s}: {r['mib_per_1000_objects']:6.2f} MiB/1000 objects  "
+            f"(RSS start {r['rss_at_start_mib']:.1f} MiB, before load {r['rss_before_mib']:.1f}, "
+            f"after {r['objects']} objects {r['rss_after_mib']:.1f}, peak {r['peak_rss_mib']:.1f})")
+    lines.append("  targets:")
+    for name, t in doc["targets"].items():
+        lines.append(f"    {'PASS' if t['pass'] else 'FAIL'}  {name}: {t['actual']} (target {t['target']})")
+    lines.append(f"  total {doc['total_seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    params = params_from(args)
+    start = time.perf_counter()
+    try:
+        results = asyncio.run(run_all(params))
+    except ab.BenchError as exc:
+        print(f"BENCH FAILED: {exc}", file=sys.stderr)
+        return 1
+    doc = report(params, results, time.perf_counter() - start)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(doc, indent=2) + "\n")
+    print(summary(doc))
+    print(f"  results written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
