@@ -173,6 +173,12 @@ class Handlers:
         agent = request.headers.get("User-Agent", "")
         manager = query.get("fieldManager")
         dry_run = bool(query.get("dryRun"))
+        validation = query.get("fieldValidation")
+        if validation not in (None, "", "Ignore", "Warn", "Strict"):
+            raise errors.bad_request(
+                f'fieldValidation: Unsupported value: "{validation}": supported values: '
+                '"Ignore", "Strict", "Warn"'
+            )
         if (
             sub not in (None, "status", "scale", "finalize")
             or (sub == "scale" and rtype.scale is None)
@@ -188,7 +194,13 @@ class Handlers:
             if method == "POST":
                 body = await self._body(request)
                 created = objects.create(
-                    rtype, ns, body, field_manager=manager, user_agent=agent, dry_run=dry_run
+                    rtype,
+                    ns,
+                    body,
+                    field_manager=manager,
+                    user_agent=agent,
+                    dry_run=dry_run,
+                    field_validation=validation,
                 )
                 return json_response(created, 201)
             if method == "DELETE":
@@ -217,13 +229,8 @@ class Handlers:
             if method in ("PUT", "PATCH"):
                 body = await self._body(request) if method == "PUT" else None
                 if method == "PATCH":
-                    current = objects.get_scale(rtype, ns, name)
-                    patch = await self._body(request)
-                    ctype = request.content_type
-                    body = (
-                        patching.json_patch(current, patch)
-                        if ctype == JSON_PATCH
-                        else patching.merge_patch(current, patch)
+                    body = _patch_scale(
+                        objects.get_scale(rtype, ns, name), await self._body(request), request.content_type
                     )
                 return json_response(
                     objects.update_scale(rtype, ns, name, body, user_agent=agent, field_manager=manager)
@@ -243,6 +250,7 @@ class Handlers:
                     field_manager=manager,
                     user_agent=agent,
                     dry_run=dry_run,
+                    field_validation=validation,
                 )
             )
         if method == "PATCH":
@@ -265,6 +273,7 @@ class Handlers:
                 force=parse_bool(query, "force"),
                 user_agent=agent,
                 dry_run=dry_run,
+                field_validation=validation,
             )
             return json_response(patched, 201 if was_created else 200)
         if method == "DELETE":
@@ -461,3 +470,19 @@ def _parse_patch(raw: bytes, content_type: str) -> Any:
             except yaml.YAMLError as yexc:
                 raise errors.bad_request(f"error decoding YAML: {yexc}") from None
         raise errors.bad_request(f"invalid JSON patch: {exc}") from None
+
+
+def _patch_scale(current: JSON, patch: Any, content_type: str) -> Any:
+    """Patches of the Scale subresource: the object is a built-in, so strategic merge applies."""
+    if content_type == JSON_PATCH:
+        try:
+            return patching.json_patch(current, patch)
+        except (patching.JsonPatchTestFailed, patching.JsonPatchOpFailed) as exc:
+            raise errors.invalid(
+                "Scale", "autoscaling", current["metadata"]["name"], [("", str(exc))], prefix=str(exc)
+            ) from None
+    if content_type not in (MERGE_PATCH, STRATEGIC_PATCH):
+        raise errors.unsupported_media_type(content_type, [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH])
+    if not isinstance(patch, dict):
+        raise errors.bad_request("json: cannot unmarshal non-object into Go value of type map[string]any")
+    return patching.merge_patch(current, patch)

@@ -15,9 +15,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flinkop.sandbox.apiserver import defaults, errors, fieldmanager, patching
+from flinkop.sandbox.apiserver import defaults, errors, fieldmanager, patching, shapes
 from flinkop.sandbox.apiserver.errors import ApiError
 from flinkop.sandbox.apiserver.resources import ResourceType
+
+SCALE_TYPE = ResourceType(group="autoscaling", version="v1", plural="scale", singular="scale", kind="Scale")
 from flinkop.sandbox.apiserver.selectors import FieldSelector, LabelSelector, matcher
 from flinkop.sandbox.apiserver.store import ADDED, MODIFIED, Store
 
@@ -227,9 +229,10 @@ class Objects:
         user_agent: str = "",
         dry_run: bool = False,
         managed: bool = True,
+        field_validation: str | None = None,
     ) -> JSON:
-        if not isinstance(body, dict):
-            raise errors.bad_request("the object provided is not a JSON object")
+        shapes.check(rtype, body)
+        shapes.drop_unknown(rtype, body, field_validation)
         defaults.check_kind(rtype, body)
         obj = body
         meta = obj.get("metadata")
@@ -313,10 +316,11 @@ class Objects:
         field_manager: str | None = None,
         user_agent: str = "",
         dry_run: bool = False,
+        field_validation: str | None = None,
     ) -> JSON:
         """PUT: replaces the object (or its status); a missing resourceVersion is unconditional."""
-        if not isinstance(body, dict):
-            raise errors.bad_request("the object provided is not a JSON object")
+        shapes.check(rtype, body)
+        shapes.drop_unknown(rtype, body, field_validation)
         defaults.check_kind(rtype, body)
         old = self._stored(rtype, namespace, name)
         meta = body.get("metadata") or {}
@@ -353,6 +357,7 @@ class Objects:
         force: bool = False,
         user_agent: str = "",
         dry_run: bool = False,
+        field_validation: str | None = None,
     ) -> tuple[JSON, bool]:
         """PATCH in any of the four content types; returns (object, created)."""
         if content_type in (APPLY_PATCH, APPLY_PATCH_CBOR):
@@ -365,6 +370,7 @@ class Objects:
                 field_manager=field_manager,
                 force=force,
                 dry_run=dry_run,
+                field_validation=field_validation,
             )
         old = self._stored(rtype, namespace, name)
         current = self.serve(rtype, old)
@@ -392,7 +398,9 @@ class Objects:
         else:
             accepted = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH] + ([STRATEGIC_PATCH] if rtype.builtin else [])
             raise errors.unsupported_media_type(content_type, accepted)
-        if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+        shapes.check(rtype, new)
+        shapes.drop_unknown(rtype, new, field_validation)
+        if not isinstance(new.get("metadata"), dict):
             raise errors.bad_request("the patch produced an object without metadata")
         # A patch may carry a resourceVersion as a precondition; without one it is unconditional.
         patched_rv = new["metadata"].get("resourceVersion")
@@ -420,11 +428,12 @@ class Objects:
         field_manager: str | None,
         force: bool,
         dry_run: bool,
+        field_validation: str | None = None,
     ) -> tuple[JSON, bool]:
         if not field_manager:
             raise errors.bad_request("PATCH requests with apply content type must have fieldManager set")
-        if not isinstance(applied, dict):
-            raise errors.bad_request("the apply configuration must be an object")
+        shapes.check(rtype, applied)
+        shapes.drop_unknown(rtype, applied, field_validation)
         defaults.check_kind(rtype, applied)
         meta = applied.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
@@ -743,7 +752,9 @@ class Objects:
     ) -> JSON:
         if rtype.scale is None:
             raise errors.not_found(rtype.plural, rtype.group, name)
-        replicas = (scale.get("spec") or {}).get("replicas")
+        shapes.check(SCALE_TYPE, scale)
+        spec = scale.get("spec") or {}
+        replicas = spec.get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
             raise errors.invalid(
                 "Scale",
@@ -754,7 +765,7 @@ class Objects:
         old = self._stored(rtype, namespace, name)
         new = clone(old)
         _set_path(new, rtype.scale[0], replicas)
-        rv = (scale.get("metadata") or {}).get("resourceVersion")
+        rv = (scale.get("metadata") or {}).get("resourceVersion")  # shapes.check made it a string
         new["metadata"]["resourceVersion"] = rv or old["metadata"]["resourceVersion"]
         self._write(rtype, old, new, subresource=None, manager=self._manager(field_manager, user_agent))
         return self.get_scale(rtype, namespace, name)
