@@ -34,6 +34,7 @@ TARGET_FANOUT_P99_MS = 50.0
 @dataclass(frozen=True)
 class Params:
     creates: int = 3000
+    create_rounds: int = 3
     create_concurrency: int = 32
     warmup_creates: int = 200
     watchers: int = 10
@@ -44,7 +45,7 @@ class Params:
 
     @classmethod
     def quick(cls) -> Params:
-        return cls(creates=500, warmup_creates=50, watch_creates=200, memory_objects=1000)
+        return cls(creates=500, create_rounds=1, warmup_creates=50, watch_creates=200, memory_objects=1000)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -79,7 +80,7 @@ async def run_all(params: Params) -> JSON:
         return result
 
     creates = await timed("creates", ab.bench_creates(params.creates, params.create_concurrency,
-                                                      params.warmup_creates))
+                                                      params.warmup_creates, params.create_rounds))
     fanout = await timed("watch_fanout", ab.bench_watch_fanout(params.watchers, params.watch_creates,
                                                                params.watch_create_concurrency))
     cms = await timed("memory_configmaps", ab.bench_memory_configmaps(
@@ -129,8 +130,11 @@ def summary(doc: JSON) -> str:
     m = doc["machine"]
     lines = [
         f"sandbox apiserver bench  ({m['cpu_count']} CPUs, Python {m['python_version']}, {doc['timestamp']})",
-        f"  creates:      {c['creates_per_second']:8.1f} creates/s  (n={c['n']}, "
-        f"concurrency={c['concurrency']}; request latency {_latency(c['latency_ms'])})",
+        f"  creates:      {c['creates_per_second']:.1f} creates/s (median of rounds "
+        f"{c['rounds_creates_per_second']}; n={c['n']}, concurrency={c['concurrency']})",
+        f"                request latency {_latency(c['latency_ms'])}",
+        f"                CPU per create: server {c['server_cpu_ms_per_create']:.3f} ms, "
+        f"client {c['client_cpu_ms_per_create']:.3f} ms",
         f"  watch fanout: send->arrival {_latency(w['latency_ms'])}  "
         f"({w['events_received']}/{w['events_expected']} events, "
         f"{w['watchers']} watchers, create concurrency {w['create_concurrency']})",

@@ -18,12 +18,11 @@ from typing import Any
 from flinkop.sandbox.apiserver import defaults, errors, fieldmanager, patching, shapes
 from flinkop.sandbox.apiserver.errors import ApiError
 from flinkop.sandbox.apiserver.resources import ResourceType
-
-SCALE_TYPE = ResourceType(group="autoscaling", version="v1", plural="scale", singular="scale", kind="Scale")
 from flinkop.sandbox.apiserver.selectors import FieldSelector, LabelSelector, matcher
 from flinkop.sandbox.apiserver.store import ADDED, MODIFIED, Store
 
 JSON = dict[str, Any]
+SCALE_TYPE = ResourceType(group="autoscaling", version="v1", plural="scale", singular="scale", kind="Scale")
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
