@@ -510,46 +510,80 @@ async def settle(seconds: float = 0.3) -> None:
     await asyncio.sleep(seconds)
 
 
+async def warm_up(session: aiohttp.ClientSession, url: str, bodies: Sequence[bytes],
+                  concurrency: int) -> None:
+    """Exercise the create path once so one-off costs (lazy imports, caches) stay out of the slope."""
+    result = await create_many(session, url, bodies, concurrency)
+    result.check(len(bodies), "memory warm-up")
+
+
 async def measure_memory(server: ServerProcess, session: aiohttp.ClientSession, url: str,
-                         bodies: Sequence[bytes], concurrency: int, what: str) -> JSON:
+                         bodies: Sequence[bytes], concurrency: int, what: str, chunks: int = 5) -> JSON:
+    """RSS before, after each of `chunks` slices of creates, and after a LIST that verifies them all.
+
+    The per-object figure uses the RSS read before the LIST: serializing a LIST of N objects
+    allocates temporary memory that the allocator keeps, which is a LIST cost, not a stored-object cost.
+    """
     await settle()
     before = server.rss_kib()
-    result = await create_many(session, url, bodies, concurrency)
-    result.check(len(bodies), what)
+    curve: list[float] = []
+    size = math.ceil(len(bodies) / chunks)
+    for start in range(0, len(bodies), size):
+        part = bodies[start:start + size]
+        result = await create_many(session, url, part, concurrency)
+        result.check(len(part), what)
+        curve.append(mib(server.rss_kib()))
+    await settle()
+    after = server.rss_kib()
     listed, _rv = await list_items(session, url)
     if listed != len(bodies):
         raise BenchError(f"{what}: LIST returned {listed} of {len(bodies)} items")
     await settle()
-    after = server.rss_kib()
-    per_1000 = (after - before) / 1024.0 / (len(bodies) / 1000.0)
+    after_list = server.rss_kib()
     return {
         "objects": len(bodies),
+        "mib_per_1000_objects": round((after - before) / 1024.0 / (len(bodies) / 1000.0), 3),
         "rss_before_mib": mib(before),
         "rss_after_mib": mib(after),
         "rss_delta_mib": mib(after - before),
+        "rss_curve_mib": curve,
+        "rss_after_list_mib": mib(after_list),
         "peak_rss_mib": mib(server.hwm_kib()),
-        "mib_per_1000_objects": round(per_1000, 3),
         "body_bytes_per_object": round(sum(len(b) for b in bodies) / len(bodies)),
     }
 
 
-async def bench_memory_configmaps(n: int, concurrency: int, data_size: int) -> JSON:
+async def bench_memory_configmaps(n: int, concurrency: int, data_size: int, warmup: int) -> JSON:
     async with running_server(concurrency) as (server, session):
         start_rss = server.rss_kib()
+        await create_namespace(session, server.url, "bench-warmup")
+        warm = [dumps(configmap(f"warm-{i:05d}", kib_payload(i, data_size))) for i in range(warmup)]
+        await warm_up(session, server.url + collection_path("bench-warmup"), warm, concurrency)
         bodies = [dumps(configmap(f"mem-{i:05d}", kib_payload(i, data_size))) for i in range(n)]
         result = await measure_memory(server, session, server.url + collection_path("default"), bodies,
                                       concurrency, "configmaps (memory)")
-        return {"rss_at_start_mib": mib(start_rss), "data_bytes_per_object": data_size, **result}
+        return {"rss_at_start_mib": mib(start_rss), "warmup_objects": warmup,
+                "data_bytes_per_object": data_size, **result}
 
 
-async def bench_memory_custom_resources(n: int, concurrency: int) -> JSON:
+async def bench_memory_custom_resources(n: int, concurrency: int, warmup: int) -> JSON:
     async with running_server(concurrency) as (server, session):
         start_rss = server.rss_kib()
         await register_crd(session, server.url)
+        await create_namespace(session, server.url, "bench-warmup")
+        warm = [dumps(custom_resource(f"warm-{i:05d}", i)) for i in range(warmup)]
+        warm_url = server.url + collection_path("bench-warmup", CRD_GROUP, CRD_VERSION, CRD_PLURAL)
+        await warm_up(session, warm_url, warm, concurrency)
         bodies = [dumps(custom_resource(f"item-{i:05d}", i)) for i in range(n)]
         url = server.url + collection_path("default", CRD_GROUP, CRD_VERSION, CRD_PLURAL)
         result = await measure_memory(server, session, url, bodies, concurrency, "custom resources (memory)")
-        return {"rss_at_start_mib": mib(start_rss), "crd": f"{CRD_PLURAL}.{CRD_GROUP}", **result}
+        return {"rss_at_start_mib": mib(start_rss), "warmup_objects": warmup,
+                "crd": f"{CRD_PLURAL}.{CRD_GROUP}", **result}
+
+
+def load_average() -> list[float]:
+    """1/5/15-minute load averages: other work on the box skews every timing here."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def machine_facts() -> JSON:

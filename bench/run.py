@@ -2,8 +2,10 @@
 
 Runs three workloads, each against a fresh `flinkop sandbox apiserver` subprocess:
 
-1. create throughput: N ConfigMap POSTs over keep-alive connections (creates/s, latency percentiles);
-2. watch fan-out: W watchers on a namespace, N timestamped creates, send-to-arrival latency per event;
+1. create throughput: N ConfigMap POSTs over keep-alive connections (creates/s as the median of a
+   few rounds, latency percentiles, server and client CPU per create);
+2. watch fan-out: W watchers on a namespace, N timestamped creates, send-to-arrival latency per event
+   (paced creates for the target, plus an informative burst run at high create concurrency);
 3. memory: server RSS before/after storing N ~1 KiB ConfigMaps, and N small custom resources.
 
 Correctness failures (a non-201 create, a short LIST, a lost watch event) abort with exit code 1.
@@ -40,8 +42,10 @@ class Params:
     watchers: int = 10
     watch_creates: int = 1000
     watch_create_concurrency: int = 4
+    watch_burst_concurrency: int = 32  # informative second fan-out run under saturating load; 0 skips it
     memory_objects: int = 5000
     memory_data_bytes: int = 1024
+    memory_warmup_objects: int = 100
 
     @classmethod
     def quick(cls) -> Params:
@@ -54,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=Path(".bench/results.json"), help="JSON results file")
     parser.add_argument("--quick", action="store_true", help="smaller run (smoke test, a few seconds)")
     parser.add_argument("--creates", type=int, help="ConfigMaps to create in the throughput test")
+    parser.add_argument("--rounds", type=int, help="rounds of the throughput test (median reported)")
     parser.add_argument("--concurrency", type=int, help="client concurrency of the throughput test")
     parser.add_argument("--watch-concurrency", type=int, help="client concurrency of the fan-out creates")
     return parser.parse_args(argv)
@@ -62,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def params_from(args: argparse.Namespace) -> Params:
     base = Params.quick() if args.quick else Params()
     overrides = {
-        "creates": args.creates, "create_concurrency": args.concurrency,
+        "creates": args.creates, "create_rounds": args.rounds, "create_concurrency": args.concurrency,
         "watch_create_concurrency": args.watch_concurrency,
     }
     values = {**asdict(base), **{k: v for k, v in overrides.items() if v is not None}}
@@ -83,13 +88,19 @@ async def run_all(params: Params) -> JSON:
                                                       params.warmup_creates, params.create_rounds))
     fanout = await timed("watch_fanout", ab.bench_watch_fanout(params.watchers, params.watch_creates,
                                                                params.watch_create_concurrency))
+    burst = None
+    if params.watch_burst_concurrency:
+        burst = await timed("watch_fanout_burst", ab.bench_watch_fanout(
+            params.watchers, params.watch_creates, params.watch_burst_concurrency))
     cms = await timed("memory_configmaps", ab.bench_memory_configmaps(
-        params.memory_objects, params.create_concurrency, params.memory_data_bytes))
+        params.memory_objects, params.create_concurrency, params.memory_data_bytes,
+        params.memory_warmup_objects))
     crs = await timed("memory_custom_resources", ab.bench_memory_custom_resources(
-        params.memory_objects, params.create_concurrency))
+        params.memory_objects, params.create_concurrency, params.memory_warmup_objects))
     return {
         "creates_per_second": creates,
         "watch_fanout": fanout,
+        "watch_fanout_burst": burst,
         "memory_per_1000_objects": {
             "configmaps_1kib": cms,
             "custom_resources_small": crs,
@@ -109,10 +120,11 @@ def targets(results: JSON) -> JSON:
     }
 
 
-def report(params: Params, results: JSON, wall: float) -> JSON:
+def report(params: Params, results: JSON, wall: float, load_before: list[float]) -> JSON:
     return {
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": ab.machine_facts(),
+        "machine": {**ab.machine_facts(), "load_average_before": load_before,
+                    "load_average_after": ab.load_average()},
         "parameters": asdict(params),
         **results,
         "targets": targets(results),
@@ -128,6 +140,7 @@ def summary(doc: JSON) -> str:
     c, w = doc["creates_per_second"], doc["watch_fanout"]
     mem = doc["memory_per_1000_objects"]
     m = doc["machine"]
+    burst = doc.get("watch_fanout_burst")
     lines = [
         f"sandbox apiserver bench  ({m['cpu_count']} CPUs, Python {m['python_version']}, {doc['timestamp']})",
         f"  creates:      {c['creates_per_second']:.1f} creates/s (median of rounds "
@@ -139,13 +152,17 @@ def summary(doc: JSON) -> str:
         f"({w['events_received']}/{w['events_expected']} events, "
         f"{w['watchers']} watchers, create concurrency {w['create_concurrency']})",
     ]
+    if burst:
+        lines.append(f"  fanout burst: send->arrival {_latency(burst['latency_ms'])}  "
+                     f"(create concurrency {burst['create_concurrency']}; informative, not a target)")
     kinds = (("configmaps ~1KiB", "configmaps_1kib"), ("custom resources", "custom_resources_small"))
     for label, key in kinds:
         r = mem[key]
         lines.append(
             f"  memory {label:17s}: {r['mib_per_1000_objects']:6.2f} MiB/1000 objects  "
-            f"(RSS start {r['rss_at_start_mib']:.1f} MiB, before load {r['rss_before_mib']:.1f}, "
-            f"after {r['objects']} objects {r['rss_after_mib']:.1f}, peak {r['peak_rss_mib']:.1f})")
+            f"(RSS MiB: start {r['rss_at_start_mib']:.1f}, before load {r['rss_before_mib']:.1f}, "
+            f"after {r['objects']} objects {r['rss_after_mib']:.1f}, "
+            f"after LIST {r['rss_after_list_mib']:.1f}, peak {r['peak_rss_mib']:.1f})")
     lines.append("  targets:")
     for name, t in doc["targets"].items():
         lines.append(f"    {'PASS' if t['pass'] else 'FAIL'}  {name}: {t['actual']} (target {t['target']})")
@@ -156,13 +173,14 @@ def summary(doc: JSON) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     params = params_from(args)
+    load_before = ab.load_average()
     start = time.perf_counter()
     try:
         results = asyncio.run(run_all(params))
     except ab.BenchError as exc:
         print(f"BENCH FAILED: {exc}", file=sys.stderr)
         return 1
-    doc = report(params, results, time.perf_counter() - start)
+    doc = report(params, results, time.perf_counter() - start, load_before)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(doc, indent=2) + "\n")
     print(summary(doc))
