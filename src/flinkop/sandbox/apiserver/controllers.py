@@ -26,6 +26,7 @@ from flinkop.sandbox.apiserver.store import DELETED, Change, Store
 
 JSON = dict[str, Any]
 CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
+NAMESPACES = "/namespaces"
 log = structlog.get_logger("flinkop.sandbox.apiserver")
 
 
@@ -82,6 +83,18 @@ class Controllers:
             self._queue(("deleting", *ident))
         elif meta.get("ownerReferences") and self.gc_enabled and change.type == "ADDED":
             self._queue(("dependent", *ident))
+        if change.type == DELETED or meta.get("deletionTimestamp"):
+            self._wake_waiting_owners(meta)
+        if change.type == "ADDED" and change.storage_key == NAMESPACES:
+            self._queue(("namespace-added", meta["name"]))
+
+    def _wake_waiting_owners(self, meta: JSON) -> None:
+        """An owner in foreground deletion waits for its dependents: look at it again."""
+        for ref in meta.get("ownerReferences") or []:
+            found = self.store.by_uid(ref.get("uid", ""))
+            if found is not None and found[1]["metadata"].get("deletionTimestamp"):
+                owner_meta = found[1]["metadata"]
+                self._queue(("deleting", found[0], owner_meta.get("namespace") or "", owner_meta["name"]))
 
     def _index_owners(self, change: Change, ident: tuple[str, str, str]) -> None:
         for ref in (change.prev or {}).get("metadata", {}).get("ownerReferences") or []:
@@ -140,6 +153,9 @@ class Controllers:
     def _handle(self, item: tuple[str, ...]) -> None:
         if item[0] == "crd-status":
             self._establish(item[1])
+            return
+        if item[0] == "namespace-added":
+            self._default_service_account(item[1])
             return
         storage_key, namespace, name = item[1], item[2], item[3]
         rtype = self._type_for(storage_key)
@@ -331,6 +347,21 @@ class Controllers:
                 namespace,
                 {**ns_obj, "spec": {**ns_obj["spec"], "finalizers": []}},
                 subresource="finalize",
+                field_manager="kube-controller-manager",
+            )
+
+    def _default_service_account(self, namespace: str) -> None:
+        """Every namespace gets a `default` ServiceAccount, as kube-controller-manager makes it."""
+        accounts = self.registry.get("", "v1", "serviceaccounts")
+        assert accounts is not None
+        ns = self.store.get(NAMESPACES, ("", namespace))
+        if ns is None or ns["metadata"].get("deletionTimestamp"):
+            return
+        if self.store.get(accounts.storage_key, (namespace, "default")) is None:
+            self.objects.create(
+                accounts,
+                namespace,
+                {"metadata": {"name": "default"}},
                 field_manager="kube-controller-manager",
             )
 

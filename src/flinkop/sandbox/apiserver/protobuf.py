@@ -1,7 +1,7 @@
 """Decoder for `application/vnd.kubernetes.protobuf` request bodies.
 
-client-go's typed clientsets (and so Helm's release storage) send Secrets, ConfigMaps and
-DeleteOptions in Kubernetes' protobuf encoding.  This module turns such a body into the JSON form
+kubectl's `create` generators, client-go's typed clientsets and Helm's release storage send built-in
+objects in Kubernetes' protobuf encoding.  This module turns such a body into the JSON form
 kube-apiserver would print for the same object, so the rest of the sandbox only deals with JSON.
 
 The wire format is read by hand (no `protobuf` dependency):
@@ -11,11 +11,22 @@ The wire format is read by hand (no `protobuf` dependency):
   2 = raw (the encoded object), 3 = contentEncoding, 4 = contentType;
 * the object itself uses the field numbers of Kubernetes' `generated.proto` files (proto2).
 
+The decoding is driven by `protobuf_schema`, a table generated from those files: for each message,
+field number -> (JSON name, kind, message type, flags).  The envelope's apiVersion and kind pick the
+message type of the object (`protobuf_schema.KINDS`; DeleteOptions is accepted under any apiVersion).
+
 Go's encoder writes every non-pointer field, even when it is empty (`generation: 0`, `namespace: ""`,
-an empty `creationTimestamp`).  Those are dropped here like the JSON encoder's `omitempty` drops them.
-Fields that are pointers in Go (`immutable`, `gracePeriodSeconds`, `orphanDependents`, ...) are only
-written when set, and a zero value is meaningful (`gracePeriodSeconds: 0` means "delete now"), so they
-are kept whenever present.  Unknown fields of any wire type are skipped.
+an empty `creationTimestamp`).  Empty scalars of that kind are dropped here like the JSON encoder's
+`omitempty` drops them, except those whose Go field has no `omitempty` (`containerPort`, an owner
+reference's `uid`): those are shown, with their zero value when absent.  Fields that are pointers in Go (`replicas`, `immutable`, `gracePeriodSeconds`,
+...) are only written when set, and a zero value is meaningful (`gracePeriodSeconds: 0` means "delete
+now"), so they are kept whenever present.  Struct values are shown even when absent (`"metadata": {}`),
+like Go's JSON encoder does, and pointers to structs whenever present.  Unknown fields of any wire
+type are skipped.
+
+A few message types have a JSON form of their own, as in Go: `metav1.Time` and `MicroTime` are RFC
+3339 strings, `Duration` a Go duration string, `IntOrString` a number or a string, `Quantity` its
+string, `RawExtension` and `FieldsV1` the embedded JSON.
 
 Anything that is not a well-formed body raises `ApiError` 400; a well-formed body of a kind this module
 does not know raises `ApiError` 415.  No other exception escapes `decode`.
@@ -29,6 +40,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from flinkop.sandbox.apiserver import protobuf_schema as schema
 from flinkop.sandbox.apiserver.errors import ApiError, bad_request
 
 JSON = dict[str, Any]
@@ -44,9 +56,12 @@ _START_GROUP = 3
 _END_GROUP = 4
 _FIXED32 = 5
 
+_MASK32 = (1 << 32) - 1
+_SIGN32 = 1 << 31
 _MASK64 = (1 << 64) - 1
 _SIGN64 = 1 << 63
 _MAX_GROUP_DEPTH = 64
+_MAX_DEPTH = 100  # nesting of messages (and of objects inside RawExtensions)
 # time.Time{} in Go (0001-01-01T00:00:00Z) means "unset" and marshals to null.
 _GO_ZERO_TIME = -62135596800
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -189,54 +204,220 @@ def _int64(field: _Field, where: str) -> int:
     return value - (1 << 64) if value & _SIGN64 else value
 
 
+def _int32(field: _Field, where: str) -> int:
+    # Go truncates the varint to its low 32 bits (negative int32 values are sent as 10 bytes).
+    value = _uint(field, where) & _MASK32
+    return value - (1 << 32) if value & _SIGN32 else value
+
+
 def _bool(field: _Field, where: str) -> bool:
     return _uint(field, where) != 0
 
 
-def _is_empty(value: object) -> bool:
-    if value is None or isinstance(value, bool):
-        return value is None
-    return value in ("", 0, {}, [])
+_SCALARS: dict[str, Callable[[_Field, str], Any]] = {
+    "s": _str, "b": _b64, "i32": _int32, "i64": _int64, "bool": _bool,
+}
+_ZEROS: dict[str, Any] = {"s": "", "b": "", "i32": 0, "i64": 0, "bool": False}
 
 
-def _ordered(values: JSON, order: tuple[str, ...], omitempty: frozenset[str]) -> JSON:
-    """`values` in Go's JSON field order, dropping empty `omitempty` fields."""
-    return {
-        key: values[key]
-        for key in order
-        if key in values and not (key in omitempty and _is_empty(values[key]))
-    }
+def _packed(field: _Field, kind: str, where: str) -> list[Any]:
+    """The values of a packed repeated varint field."""
+    buf = _payload(field, where)
+    convert = _SCALARS[kind]
+    out: list[Any] = []
+    pos = 0
+    while pos < len(buf):
+        value, pos = _read_varint(buf, pos)
+        out.append(convert((field[0], _VARINT, value), where))
+    return out
 
+
+# --------------------------------------------------------------------------------------------------
+# Message types with a JSON form of their own
+# --------------------------------------------------------------------------------------------------
+
+
+def _seconds_nanos(buf: memoryview, where: str) -> tuple[int, int] | None:
+    """metav1.Time / MicroTime {1: seconds int64, 2: nanos int32}; None for Go's zero time."""
+    if not len(buf):  # how Go writes time.Time{}
+        return None
+    seconds = nanos = 0
+    for field in _fields(buf):
+        if field[0] == 1:
+            seconds = _int64(field, where)
+        elif field[0] == 2:
+            nanos = _int32(field, where)
+    if seconds == _GO_ZERO_TIME and not nanos:
+        return None
+    return seconds, nanos
+
+
+def _datetime(seconds: int, micros: int = 0) -> dt.datetime:
+    try:
+        when = _EPOCH + dt.timedelta(seconds=seconds, microseconds=micros)
+    except OverflowError:
+        raise _Malformed(f"timestamp {seconds} is out of range") from None
+    if when.year > 9999:
+        raise _Malformed(f"timestamp {seconds} is out of range")
+    return when
+
+
+def _rfc3339(when: dt.datetime) -> str:
+    return (
+        f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
+        f"T{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+    )
+
+
+def _time(buf: memoryview, depth: int) -> str | None:
+    """metav1.Time as RFC3339 at second precision; like kube-apiserver, the nanoseconds are dropped.
+
+    The Go zero time (or an empty message) is "unset" and gives None.
+    """
+    value = _seconds_nanos(buf, "Time")
+    if value is None:
+        return None
+    return _rfc3339(_datetime(value[0])) + "Z"
+
+
+def _micro_time(buf: memoryview, depth: int) -> str | None:
+    """metav1.MicroTime as RFC3339 with microseconds (Go's `2006-01-02T15:04:05.000000Z07:00`)."""
+    value = _seconds_nanos(buf, "MicroTime")
+    if value is None:
+        return None
+    when = _datetime(value[0], value[1] // 1000)
+    return f"{_rfc3339(when)}.{when.microsecond:06d}Z"
+
+
+def _fraction(value: int, digits: int) -> str:
+    """`value` (< 10**digits) as Go prints a fraction: '.5', '.25', '' for zero."""
+    text = f"{value:0{digits}d}".rstrip("0")
+    return f".{text}" if text else ""
+
+
+def _go_duration(nanos: int) -> str:
+    """A duration in nanoseconds as Go's `time.Duration.String` prints it ("1m0s", "1.5s", "300ms")."""
+    if nanos == 0:
+        return "0s"
+    sign = "-" if nanos < 0 else ""
+    nanos = abs(nanos)
+    if nanos < 1_000_000_000:
+        for unit, scale, digits in (("ms", 1_000_000, 6), ("µs", 1_000, 3), ("ns", 1, 0)):
+            if nanos >= scale:
+                whole, rest = divmod(nanos, scale)
+                return f"{sign}{whole}{_fraction(rest, digits) if digits else ''}{unit}"
+    seconds, rest = divmod(nanos, 1_000_000_000)
+    text = f"{seconds % 60}{_fraction(rest, 9)}s"
+    minutes = seconds // 60
+    if minutes:
+        text = f"{minutes % 60}m{text}"
+        if minutes // 60:
+            text = f"{minutes // 60}h{text}"
+    return sign + text
+
+
+def _duration(buf: memoryview, depth: int) -> str:
+    """metav1.Duration {1: duration int64 (nanoseconds)}."""
+    nanos = 0
+    for field in _fields(buf):
+        if field[0] == 1:
+            nanos = _int64(field, "Duration")
+    return _go_duration(nanos)
+
+
+def _int_or_string(buf: memoryview, depth: int) -> int | str:
+    """intstr.IntOrString {1: type (0 int, 1 string), 2: intVal, 3: strVal}."""
+    where = "IntOrString"
+    kind = int_val = 0
+    str_val = ""
+    for field in _fields(buf):
+        match field[0]:
+            case 1:
+                kind = _int64(field, where)
+            case 2:
+                int_val = _int32(field, where)
+            case 3:
+                str_val = _str(field, where)
+    if kind == 0:
+        return int_val
+    if kind == 1:
+        return str_val
+    raise _Malformed(f"impossible IntOrString.Type {kind}")
+
+
+def _quantity(buf: memoryview, depth: int) -> str:
+    """resource.Quantity {1: string}; the zero Quantity prints as "0"."""
+    text = "0"
+    for field in _fields(buf):
+        if field[0] == 1:
+            text = _str(field, "Quantity")
+    return text
+
+
+def _raw_json(buf: memoryview, where: str) -> bytes | None:
+    raw: bytes | None = None
+    for field in _fields(buf):
+        if field[0] == 1:
+            raw = bytes(_payload(field, where))
+    return raw or None
+
+
+def _fields_v1(buf: memoryview, depth: int) -> Any:
+    raw = _raw_json(buf, "FieldsV1")
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise _Malformed("managedFields fieldsV1 is not valid JSON") from None
+
+
+def _raw_extension(buf: memoryview, depth: int) -> Any:
+    """runtime.RawExtension {1: raw}: embedded JSON, or an embedded protobuf object."""
+    raw = _raw_json(buf, "RawExtension")
+    if raw is None:
+        return None
+    if raw.startswith(MAGIC):
+        return _decode(raw, depth + 1)
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise _Malformed("a RawExtension holds neither JSON nor a protobuf object") from None
+
+
+_META = "k8s.io.apimachinery.pkg.apis.meta.v1."
+_SPECIAL: dict[str, Callable[[memoryview, int], Any]] = {
+    _META + "Time": _time,
+    _META + "MicroTime": _micro_time,
+    _META + "Duration": _duration,
+    _META + "FieldsV1": _fields_v1,
+    "k8s.io.apimachinery.pkg.util.intstr.IntOrString": _int_or_string,
+    "k8s.io.apimachinery.pkg.api.resource.Quantity": _quantity,
+    "k8s.io.apimachinery.pkg.runtime.RawExtension": _raw_extension,
+}
 
 # --------------------------------------------------------------------------------------------------
 # Messages
 # --------------------------------------------------------------------------------------------------
 
 
-def _time(buf: memoryview) -> str | None:
-    """metav1.Time {1: seconds int64, 2: nanos int32} as RFC3339 at second precision.
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
 
-    Like kube-apiserver, the nanoseconds are dropped; the Go zero time (or an empty message) is
-    "unset" and gives None.
-    """
-    if not len(buf):  # how Go writes time.Time{}
-        return None
-    seconds = 0
-    for field in _fields(buf):
-        if field[0] == 1:
-            seconds = _int64(field, "Time")
-        elif field[0] == 2:
-            _uint(field, "Time")
-    if seconds == _GO_ZERO_TIME:
-        return None
-    try:
-        when = _EPOCH + dt.timedelta(seconds=seconds)
-    except OverflowError:
-        raise _Malformed(f"timestamp {seconds} is out of range") from None
-    return (
-        f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
-        f"T{when.hour:02d}:{when.minute:02d}:{when.second:02d}Z"
-    )
+
+def _join(parts: list[memoryview]) -> memoryview:
+    """Several occurrences of a singular message field merge, as if their bytes were concatenated."""
+    return parts[0] if len(parts) == 1 else memoryview(b"".join(parts))
+
+
+def _object(name: str, buf: memoryview, depth: int) -> Any:
+    """A message of type `name` (full protobuf name) as JSON."""
+    special = _SPECIAL.get(name)
+    if special is not None:
+        return special(buf, depth)
+    if depth > _MAX_DEPTH:
+        raise _Malformed("messages nested too deeply")
+    return _message(name, buf, depth + 1)
 
 
 def _map_entry(buf: memoryview, where: str) -> tuple[str, _Field]:
@@ -251,216 +432,81 @@ def _map_entry(buf: memoryview, where: str) -> tuple[str, _Field]:
     return key, value
 
 
-def _add_entry(
-    target: dict[str, str], field: _Field, where: str, convert: Callable[[_Field, str], str]
-) -> None:
-    key, value = _map_entry(_payload(field, where), where)
-    target[key] = convert(value, where)
+def _value(kind: str, ref: str, field: _Field, where: str, depth: int) -> Any:
+    if kind == "m":
+        return _object(ref, _payload(field, where), depth)
+    return _SCALARS[kind](field, where)
 
 
-_OWNER_ORDER = ("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion")
-
-
-def _owner_reference(buf: memoryview) -> JSON:
-    where = "OwnerReference"
-    # apiVersion, kind, name and uid are not omitempty in Go's JSON.
-    out: JSON = {"apiVersion": "", "kind": "", "name": "", "uid": ""}
-    for field in _fields(buf):
-        match field[0]:
-            case 5:
-                out["apiVersion"] = _str(field, where)
-            case 1:
-                out["kind"] = _str(field, where)
-            case 3:
-                out["name"] = _str(field, where)
-            case 4:
-                out["uid"] = _str(field, where)
-            case 6:
-                out["controller"] = _bool(field, where)
-            case 7:
-                out["blockOwnerDeletion"] = _bool(field, where)
-    return _ordered(out, _OWNER_ORDER, frozenset())
-
-
-_MANAGED_ORDER = ("manager", "operation", "apiVersion", "time", "fieldsType", "fieldsV1", "subresource")
-
-
-def _fields_v1(buf: memoryview) -> Any:
-    raw: bytes | None = None
-    for field in _fields(buf):
-        if field[0] == 1:
-            raw = bytes(_payload(field, "FieldsV1"))
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise _Malformed("managedFields fieldsV1 is not valid JSON") from None
-
-
-def _managed_fields_entry(buf: memoryview) -> JSON:
-    where = "ManagedFieldsEntry"
-    out: JSON = {}
-    for field in _fields(buf):
-        match field[0]:
-            case 1:
-                out["manager"] = _str(field, where)
-            case 2:
-                out["operation"] = _str(field, where)
-            case 3:
-                out["apiVersion"] = _str(field, where)
-            case 4:
-                out["time"] = _time(_payload(field, where))
-            case 6:
-                out["fieldsType"] = _str(field, where)
-            case 7:
-                out["fieldsV1"] = _fields_v1(_payload(field, where))
-            case 8:
-                out["subresource"] = _str(field, where)
-    return _ordered(out, _MANAGED_ORDER, frozenset(_MANAGED_ORDER))
-
-
-_META_STRINGS = {
-    1: "name", 2: "generateName", 3: "namespace", 4: "selfLink", 5: "uid", 6: "resourceVersion",
-}
-_META_ORDER = (
-    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
-    "ownerReferences", "finalizers", "managedFields",
-)
-# deletionGracePeriodSeconds is a pointer in Go: kept whenever present.
-_META_OMITEMPTY = frozenset(_META_ORDER) - {"deletionGracePeriodSeconds"}
-
-
-def _object_meta(buf: memoryview) -> JSON:
-    where = "ObjectMeta"
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
-    owners: list[JSON] = []
-    finalizers: list[str] = []
-    managed: list[JSON] = []
-    out: JSON = {
-        "labels": labels, "annotations": annotations, "ownerReferences": owners,
-        "finalizers": finalizers, "managedFields": managed,
-    }
+def _message(name: str, buf: memoryview, depth: int) -> JSON:
+    spec = schema.MESSAGES[name]
+    scalars: dict[int, Any] = {}  # last one wins
+    messages: dict[int, list[memoryview]] = {}  # merged
+    lists: dict[int, list[Any]] = {}
+    maps: dict[int, dict[str, Any]] = {}
     for field in _fields(buf):
         number = field[0]
-        if number in _META_STRINGS:
-            out[_META_STRINGS[number]] = _str(field, where)
-            continue
-        match number:
-            case 7:
-                out["generation"] = _int64(field, where)
-            case 8:
-                out["creationTimestamp"] = _time(_payload(field, where))
-            case 9:
-                out["deletionTimestamp"] = _time(_payload(field, where))
-            case 10:
-                out["deletionGracePeriodSeconds"] = _int64(field, where)
-            case 11:
-                _add_entry(labels, field, "ObjectMeta.labels", _str)
-            case 12:
-                _add_entry(annotations, field, "ObjectMeta.annotations", _str)
-            case 13:
-                owners.append(_owner_reference(_payload(field, where)))
-            case 14:
-                finalizers.append(_str(field, where))
-            case 17:
-                managed.append(_managed_fields_entry(_payload(field, where)))
-    return _ordered(out, _META_ORDER, _META_OMITEMPTY)
+        entry = spec.get(number)
+        if entry is None:
+            continue  # unknown (or removed) field
+        json_name, kind, ref, flags = entry
+        where = f"{_short(name)}.{json_name}"
+        if flags & schema.MAP:
+            key, value = _map_entry(_payload(field, where), where)
+            maps.setdefault(number, {})[key] = _value(kind, ref, value, where, depth)
+        elif flags & schema.REPEATED:
+            items = lists.setdefault(number, [])
+            if kind in ("i32", "i64", "bool") and field[1] == _LEN:
+                items.extend(_packed(field, kind, where))
+            else:
+                items.append(_value(kind, ref, field, where, depth))
+        elif kind == "m":
+            messages.setdefault(number, []).append(_payload(field, where))
+        else:
+            scalars[number] = _SCALARS[kind](field, where)
 
-
-def _with_metadata(out: JSON, field: _Field, where: str) -> None:
-    out["metadata"] = _object_meta(_payload(field, where))
-
-
-_SECRET_ORDER = ("metadata", "immutable", "data", "stringData", "type")
-
-
-def _secret(buf: memoryview) -> JSON:
-    where = "Secret"
-    data: dict[str, str] = {}
-    string_data: dict[str, str] = {}
-    out: JSON = {"metadata": {}, "data": data, "stringData": string_data}
-    for field in _fields(buf):
-        match field[0]:
-            case 1:
-                _with_metadata(out, field, where)
-            case 2:
-                _add_entry(data, field, "Secret.data", _b64)
-            case 3:
-                out["type"] = _str(field, where)
-            case 4:
-                _add_entry(string_data, field, "Secret.stringData", _str)
-            case 5:
-                out["immutable"] = _bool(field, where)
-    return _ordered(out, _SECRET_ORDER, frozenset({"data", "stringData", "type"}))
-
-
-_CONFIGMAP_ORDER = ("metadata", "immutable", "data", "binaryData")
-
-
-def _config_map(buf: memoryview) -> JSON:
-    where = "ConfigMap"
-    data: dict[str, str] = {}
-    binary: dict[str, str] = {}
-    out: JSON = {"metadata": {}, "data": data, "binaryData": binary}
-    for field in _fields(buf):
-        match field[0]:
-            case 1:
-                _with_metadata(out, field, where)
-            case 2:
-                _add_entry(data, field, "ConfigMap.data", _str)
-            case 3:
-                _add_entry(binary, field, "ConfigMap.binaryData", _b64)
-            case 4:
-                out["immutable"] = _bool(field, where)
-    return _ordered(out, _CONFIGMAP_ORDER, frozenset({"data", "binaryData"}))
-
-
-def _preconditions(buf: memoryview) -> JSON:
-    # Both fields are pointers in Go: present means set, even when empty.
     out: JSON = {}
-    for field in _fields(buf):
-        if field[0] == 1:
-            out["uid"] = _str(field, "Preconditions")
-        elif field[0] == 2:
-            out["resourceVersion"] = _str(field, "Preconditions")
-    return _ordered(out, ("uid", "resourceVersion"), frozenset())
-
-
-_DELETE_ORDER = ("gracePeriodSeconds", "preconditions", "orphanDependents", "propagationPolicy", "dryRun")
-
-
-def _delete_options(buf: memoryview) -> JSON:
-    where = "DeleteOptions"
-    dry_run: list[str] = []
-    out: JSON = {"dryRun": dry_run}
-    for field in _fields(buf):
-        match field[0]:
-            case 1:
-                out["gracePeriodSeconds"] = _int64(field, where)
-            case 2:
-                out["preconditions"] = _preconditions(_payload(field, where))
-            case 3:
-                out["orphanDependents"] = _bool(field, where)
-            case 4:
-                out["propagationPolicy"] = _str(field, where)
-            case 5:
-                dry_run.append(_str(field, where))
-    return _ordered(out, _DELETE_ORDER, frozenset({"dryRun"}))
-
-
-_DECODERS: dict[str, Callable[[memoryview], JSON]] = {
-    "Secret": _secret,
-    "ConfigMap": _config_map,
-    "DeleteOptions": _delete_options,
-}
+    for number, (json_name, kind, ref, flags) in spec.items():
+        if number in maps:
+            out[json_name] = maps[number]
+        elif number in lists:
+            out[json_name] = lists[number]
+        elif kind == "m":
+            parts = messages.get(number)
+            if parts is None and not (flags & (schema.VALUE | schema.INLINE) and ref not in _SPECIAL):
+                continue
+            value = _object(ref, _join(parts) if parts else buf[0:0], depth)
+            if flags & schema.INLINE and isinstance(value, dict):
+                out.update(value)
+            elif value is not None:
+                out[json_name] = value
+        elif number in scalars:
+            value = scalars[number]
+            if flags & (schema.POINTER | schema.KEEP) or value != _ZEROS[kind]:
+                out[json_name] = value
+        elif flags & schema.KEEP:  # the Go struct holds the zero value, and JSON prints it
+            out[json_name] = _ZEROS[kind]
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
 # Envelope
 # --------------------------------------------------------------------------------------------------
+
+_DELETE_OPTIONS = _META + "DeleteOptions"
+_BY_KIND: dict[str, list[str]] = {}
+for (_api_version, _kind), _name in schema.KINDS.items():
+    _BY_KIND.setdefault(_kind, []).append(_name)
+
+
+def _message_type(api_version: str, kind: str) -> str | None:
+    """The message type of an object from its envelope's apiVersion and kind."""
+    if kind == "DeleteOptions":  # sent under the apiVersion of the resource being deleted
+        return _DELETE_OPTIONS
+    found = schema.KINDS.get((api_version, kind))
+    if found is None and not api_version and len(_BY_KIND.get(kind, ())) == 1:
+        found = _BY_KIND[kind][0]
+    return found
 
 
 def _type_meta(buf: memoryview) -> tuple[str, str]:
@@ -473,7 +519,7 @@ def _type_meta(buf: memoryview) -> tuple[str, str]:
     return api_version, kind
 
 
-def _decode(body: bytes) -> JSON:
+def _decode(body: bytes | memoryview, depth: int = 0) -> JSON:
     view = memoryview(body)
     if len(view) < len(MAGIC) or bytes(view[: len(MAGIC)]) != MAGIC:
         raise _Malformed("missing the protobuf magic prefix 'k8s\\x00'")
@@ -492,26 +538,29 @@ def _decode(body: bytes) -> JSON:
                 _str(field, where)
     if not kind:
         raise _Malformed("object 'Kind' is missing")
-    decoder = _DECODERS.get(kind)
-    if decoder is None or encoding:
-        what = f'kind "{kind}"' if decoder is None else f'content encoding "{encoding}"'
+    name = _message_type(api_version, kind)
+    if name is None or encoding:
+        what = (
+            f'kind "{kind}" of apiVersion "{api_version}"' if name is None
+            else f'content encoding "{encoding}"'
+        )
         raise ApiError(
             415, "UnsupportedMediaType",
             f"the body of the request was in an unknown format - {CONTENT_TYPE} with {what} is not "
-            f"supported (protobuf is accepted for {', '.join(_DECODERS)}); accepted media types "
-            "include: application/json, application/yaml",
+            "supported (protobuf is accepted for the built-in kinds of the sandbox); accepted media "
+            "types include: application/json, application/yaml",
         )
     head: JSON = {"kind": kind}
     if api_version:
         head["apiVersion"] = api_version
-    return head | decoder(raw)
+    return head | _message(name, raw, depth + 1)
 
 
 def decode(body: bytes) -> dict[str, Any]:
     """Decode a Kubernetes protobuf request body into the object's JSON form.
 
-    Raises `ApiError` 400 for malformed bytes and 415 for kinds other than Secret, ConfigMap and
-    DeleteOptions; never anything else.
+    Raises `ApiError` 400 for malformed bytes and 415 for kinds `protobuf_schema.KINDS` does not
+    list (DeleteOptions is always accepted); never anything else.
     """
     try:
         return _decode(body)
