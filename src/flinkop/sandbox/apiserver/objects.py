@@ -204,9 +204,15 @@ class Objects:
                     "between "
                     "the time the first chunk was returned and now may show up in the list."
                 )
+        scope = namespace if rtype.namespaced else None
+        snapshot = (
+            self.store.items_at(rtype.storage_key, scope, list_rv)
+            if start_after is not None
+            else self.store.items(rtype.storage_key, scope)
+        )
         items = [
             o
-            for o in self.store.items(rtype.storage_key, namespace if rtype.namespaced else None)
+            for o in snapshot
             if (start_after is None or _key(o) > start_after) and match(o)
         ]
         token = None

@@ -37,12 +37,18 @@ class Change:
     _lines: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def line(self, api_version: str, event_type: str | None = None) -> bytes:
-        """The watch-stream line for this change, serialized once per apiVersion and type."""
+        """The watch-stream line for this change, serialized once per apiVersion and type.
+
+        A DELETED sent because the object left a watcher's selector carries the last state
+        that matched (the previous one), stamped with this change's revision.
+        """
         etype = event_type or self.type
         cache_key = f"{etype}|{api_version}"
         cached = self._lines.get(cache_key)
         if cached is None:
             obj = self.obj
+            if etype == DELETED and self.type != DELETED and self.prev is not None:
+                obj = {**self.prev, "metadata": {**self.prev["metadata"], "resourceVersion": str(self.rv)}}
             if obj.get("apiVersion") != api_version:
                 obj = {**obj, "apiVersion": api_version}
             cached = json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode() + b"\n"
@@ -152,6 +158,23 @@ class Store:
     def items(self, storage_key: str, namespace: str | None = None) -> list[JSON]:
         """Objects in etcd key order (namespace, then name)."""
         objects = self._objects.get(storage_key, {})
+        keys = sorted(k for k in objects if namespace is None or k[0] == namespace)
+        return [objects[k] for k in keys]
+
+    def items_at(self, storage_key: str, namespace: str | None, rv: int) -> list[JSON]:
+        """Objects as they were at revision `rv` (caller checked it is not expired).
+
+        Later changes are undone from history, newest first, so paged lists stay a snapshot.
+        """
+        objects = dict(self._objects.get(storage_key, {}))
+        for change in reversed(self._history[storage_key].events):
+            if change.rv <= rv:
+                break
+            key = object_key(change.obj)
+            if change.prev is None:
+                objects.pop(key, None)
+            else:
+                objects[key] = change.prev
         keys = sorted(k for k in objects if namespace is None or k[0] == namespace)
         return [objects[k] for k in keys]
 
