@@ -18,15 +18,16 @@ message type of the object (`protobuf_schema.KINDS`; DeleteOptions is accepted u
 Go's encoder writes every non-pointer field, even when it is empty (`generation: 0`, `namespace: ""`,
 an empty `creationTimestamp`).  Empty scalars of that kind are dropped here like the JSON encoder's
 `omitempty` drops them, except those whose Go field has no `omitempty` (`containerPort`, an owner
-reference's `uid`): those are shown, with their zero value when absent.  Fields that are pointers in Go (`replicas`, `immutable`, `gracePeriodSeconds`,
-...) are only written when set, and a zero value is meaningful (`gracePeriodSeconds: 0` means "delete
-now"), so they are kept whenever present.  Struct values are shown even when absent (`"metadata": {}`),
-like Go's JSON encoder does, and pointers to structs whenever present.  Unknown fields of any wire
-type are skipped.
+reference's `uid`): those are shown, with their zero value when absent.  Fields that are pointers in
+Go (`replicas`, `immutable`, `gracePeriodSeconds`, ...) are only written when set, and a zero value is
+meaningful (`gracePeriodSeconds: 0` means "delete now"), so they are kept whenever present.  Struct
+values are shown even when absent (`"metadata": {}`), like Go's JSON encoder does, and pointers to
+structs whenever present.  Unknown fields of any wire type are skipped (as are fields added to the
+API after the version `protobuf_schema` was generated from).
 
 A few message types have a JSON form of their own, as in Go: `metav1.Time` and `MicroTime` are RFC
 3339 strings, `Duration` a Go duration string, `IntOrString` a number or a string, `Quantity` its
-string, `RawExtension` and `FieldsV1` the embedded JSON.
+string, `RawExtension` and `FieldsV1` the embedded JSON, and `ExtraValue` (a `[]string` in Go) a list.
 
 Anything that is not a well-formed body raises `ApiError` 400; a well-formed body of a kind this module
 does not know raises `ApiError` 415.  No other exception escapes `decode`.
@@ -385,8 +386,15 @@ def _raw_extension(buf: memoryview, depth: int) -> Any:
         raise _Malformed("a RawExtension holds neither JSON nor a protobuf object") from None
 
 
+def _string_list(buf: memoryview, depth: int) -> list[str]:
+    """A `type X []string` wrapper message {1: repeated items} (`ExtraValue`): JSON shows the list."""
+    return [_str(field, "ExtraValue") for field in _fields(buf) if field[0] == 1]
+
+
 _META = "k8s.io.apimachinery.pkg.apis.meta.v1."
 _SPECIAL: dict[str, Callable[[memoryview, int], Any]] = {
+    "k8s.io.api.authentication.v1.ExtraValue": _string_list,
+    "k8s.io.api.authorization.v1.ExtraValue": _string_list,
     _META + "Time": _time,
     _META + "MicroTime": _micro_time,
     _META + "Duration": _duration,
