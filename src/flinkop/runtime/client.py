@@ -56,28 +56,33 @@ class ServerError(ApiError):
     """5xx: worth retrying."""
 
 
-def api_error(exc: ApiException) -> ApiError:
-    """Map a kubernetes-asyncio ApiException onto our typed errors."""
-    body: JSON = {}
-    raw = exc.body
-    if isinstance(raw, bytes | str) and raw:
+def error_from(status: int, body: Any, reason: str = "", headers: Any = None) -> ApiError:
+    """A typed error from a status code and the Status body (bytes, text or parsed JSON)."""
+    parsed: JSON = {}
+    if isinstance(body, bytes | str) and body:
         try:
-            parsed = json.loads(raw)
-            body = parsed if isinstance(parsed, dict) else {}
+            loaded = json.loads(body)
+            parsed = loaded if isinstance(loaded, dict) else {}
         except ValueError:
-            body = {}
-    status = int(exc.status or 0)
-    reason = str(body.get("reason") or exc.reason or "")
-    message = str(body.get("message") or exc.reason or "")
+            parsed = {}
+    elif isinstance(body, dict):
+        parsed = body
+    status_reason = str(parsed.get("reason") or reason or "")
+    message = str(parsed.get("message") or reason or "")
     cls: type[ApiError] = {404: NotFound, 409: Conflict, 410: Gone, 422: Invalid, 429: TooManyRequests}.get(
-        status, ServerError if status >= 500 else ApiError
+        status, ServerError if status >= 500 or status == 0 else ApiError
     )
-    error = cls(status, reason, message, body)
-    if isinstance(error, TooManyRequests) and error.retry_after is None and exc.headers:
-        retry = exc.headers.get("Retry-After")
-        if retry and retry.isdigit():
+    error = cls(status, status_reason, message, parsed)
+    if isinstance(error, TooManyRequests) and error.retry_after is None and headers:
+        retry = headers.get("Retry-After")
+        if retry and str(retry).isdigit():
             error.body.setdefault("details", {})["retryAfterSeconds"] = int(retry)
     return error
+
+
+def api_error(exc: ApiException) -> ApiError:
+    """Map a kubernetes-asyncio ApiException onto our typed errors."""
+    return error_from(int(exc.status or 0), exc.body, str(exc.reason or ""), exc.headers)
 
 
 def in_cluster() -> bool:
