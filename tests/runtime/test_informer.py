@@ -34,8 +34,11 @@ class Recorder:
         self.last[key] = state
 
     def handler(self) -> Handler:
-        return Handler(on_add=lambda o: self._saw(o, o), on_update=lambda _old, new: self._saw(new, new),
-                       on_delete=lambda o: self._saw(o, None))
+        return Handler(
+            on_add=lambda o: self._saw(o, o),
+            on_update=lambda _old, new: self._saw(new, new),
+            on_delete=lambda o: self._saw(o, None),
+        )
 
 
 async def _eventually(check: Any, timeout: float = 20.0) -> None:
@@ -105,7 +108,9 @@ async def test_store_converges_through_dropped_watches_and_compaction(
         await informer.stop()
 
 
-async def test_namespaces_indexers_and_late_handlers(apiserver: SandboxApiServer, api: client.ApiClient) -> None:
+async def test_namespaces_indexers_and_late_handlers(
+    apiserver: SandboxApiServer, api: client.ApiClient
+) -> None:
     kube = Kube(api)
     for ns in ("team-a", "team-b", "team-c"):
         await kube.create(Resource("", "v1", "namespaces", namespaced=False), {"metadata": {"name": ns}})
