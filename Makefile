@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint bench demo clean conformance
+.PHONY: setup test lint bench demo clean crds
 
 setup: $(STAMP)
 
@@ -21,12 +21,14 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy --strict src
+	$(PY) -m flinkop crds --output deploy/crds --check
+
+# Regenerate deploy/crds from the models in src/flinkop/api.
+crds: setup
+	$(PY) -m flinkop crds --output deploy/crds
 
 bench: setup
 	$(PY) bench/run.py --output .bench/results.json
-
-conformance: setup
-	$(PY) bench/conformance.py
 
 demo: setup
 	$(PY) -m flinkop sandbox apiserver --port 0 --kubeconfig-out .sandbox/kubeconfig

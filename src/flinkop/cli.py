@@ -18,6 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(
         sandbox_commands.add_parser("apiserver", help="run the sandbox API server in the foreground")
     )
+    crds = commands.add_parser("crds", help="generate the CustomResourceDefinitions from the models")
+    crds.add_argument("--output", help="directory to write the CRD YAMLs into (default: print them)")
+    crds.add_argument("--check", action="store_true", help="exit 1 when the files in --output are stale")
     return parser
 
 
@@ -27,6 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flinkop.sandbox.apiserver.cli import run
 
         return run(args)
+    if args.command == "crds":
+        from flinkop.api.crdgen import main as crdgen
+
+        output = ["--output", args.output] if args.output else []
+        return crdgen([*output, *(["--check"] if args.check else [])])
     return 2
 
 
