@@ -146,3 +146,70 @@ async def test_two_managers_one_leader_and_handover(
         await b.stop()
         if a.leading:
             await a.stop()
+
+
+async def test_bad_objects_are_logged_and_skipped(apiserver: SandboxApiServer, api: client.ApiClient) -> None:
+    """Wrong types and unknown enum values in the cache never stop the informer or a worker."""
+    import yaml
+    from structlog.testing import capture_logs
+
+    from flinkop.api import parse_flink_deployment
+    from flinkop.api.parsing import ResourceParseError
+    from tests.conftest import REPO
+
+    kube = Kube(api)
+    crds = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
+    crd = yaml.safe_load((REPO / "deploy/crds/flinkdeployments.flink.apache.org-v1.yml").read_text())
+    await kube.create(crds, crd)
+    deployments = Resource("flink.apache.org", "v1beta1", "flinkdeployments", kind="FlinkDeployment")
+    await _until(
+        lambda: apiserver.registry.get("flink.apache.org", "v1beta1", "flinkdeployments") is not None
+    )
+
+    def deployment(name: str, **spec: Any) -> dict[str, Any]:
+        return {
+            "apiVersion": "flink.apache.org/v1beta1",
+            "kind": "FlinkDeployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"image": "flink:2.3", "flinkVersion": "v2_3", "serviceAccount": "flink", **spec},
+        }
+
+    reconciled: list[str] = []
+
+    async def reconcile(key: str) -> None:
+        name = key.split("/")[1]
+        obj = informer.cache.get(key)
+        if obj is None:
+            return
+        try:
+            parse_flink_deployment(obj)
+        except ResourceParseError as exc:
+            raise SkipObject(str(exc)) from exc
+        reconciled.append(name)
+
+    manager = Manager(kube)
+    informer = manager.informers.informer(deployments)
+    manager.add(Controller("flinkdeployments", reconcile, workers=2)).watch(informer)
+    with capture_logs() as logs:
+        await manager.start()
+        try:
+            await kube.create(deployments, deployment("good-1"))
+            await kube.create(deployments, deployment("wrong-type", job={"parallelism": "two"}))
+            await kube.create(deployments, deployment("unknown-enum", job={"upgradeMode": "teleport"}))
+            await kube.create(deployments, deployment("good-2", flinkConfiguration={"a": "b"}))
+            await _until(lambda: sorted(reconciled) == ["good-1", "good-2"] and len(informer.cache) == 4)
+            await _until(
+                lambda: len({e["resource"] for e in logs if e.get("event") == "object skipped"}) == 2
+            )
+            skipped = {e["resource"]: e["reason"] for e in logs if e.get("event") == "object skipped"}
+            assert "spec.job.parallelism" in skipped["default/wrong-type"]
+            assert (
+                "teleport" in skipped["default/unknown-enum"]
+                or "upgradeMode" in skipped["default/unknown-enum"]
+            )
+            # The rest keep flowing after the bad ones.
+            await kube.create(deployments, deployment("good-3"))
+            await _until(lambda: "good-3" in reconciled)
+            assert manager.healthy()[0]
+        finally:
+            await manager.stop()
