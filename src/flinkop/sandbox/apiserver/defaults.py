@@ -21,7 +21,10 @@ _PATH_NAMED = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 
 
 def validate_name(rtype: ResourceType, name: str) -> None:
-    if rtype.kind in _PATH_NAMED:
+    # core/v1 Event names only need to be path segments (kube keeps them lax for backwards
+    # compatibility), which is why upstream operators can name events `Operator.123`.
+    core_event = rtype.kind == "Event" and not rtype.group
+    if rtype.kind in _PATH_NAMED or core_event:
         if name in (".", "..") or "/" in name or "%" in name:
             raise invalid(
                 rtype.kind,
