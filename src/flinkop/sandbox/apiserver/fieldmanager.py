@@ -40,10 +40,19 @@ UPDATE: Final = "Update"
 FIELDS_V1: Final = "FieldsV1"
 
 # `metadata` fields the server owns: never in a field set, never merged from an apply, never pruned.
-_SERVER_META: Final = frozenset({
-    "name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
-    "managedFields", "deletionTimestamp", "selfLink",
-})
+_SERVER_META: Final = frozenset(
+    {
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "managedFields",
+        "deletionTimestamp",
+        "selfLink",
+    }
+)
 # Of those, the ones an apply cannot change on an existing object (its live value is kept).
 _KEEP_LIVE_META: Final = _SERVER_META - {"managedFields"}
 

@@ -179,6 +179,11 @@ class Handlers:
                 f'fieldValidation: Unsupported value: "{validation}": supported values: '
                 '"Ignore", "Strict", "Warn"'
             )
+        core_kind = rtype.kind if not rtype.group else ""
+        if sub is not None and name is not None and core_kind in ("Pod", "Service"):
+            special = await self._pod_or_service_subresource(request, core_kind, ns, name, sub)
+            if special is not None:
+                return special
         if (
             sub not in (None, "status", "scale", "finalize")
             or (sub == "scale" and rtype.scale is None)
@@ -281,6 +286,33 @@ class Handlers:
             body, _removed = objects.delete(rtype, ns, name, options)
             return json_response(body, 200)
         raise errors.method_not_allowed(method, rtype.plural, rtype.group)
+
+    async def _pod_or_service_subresource(
+        self, request: web.Request, kind: str, ns: str | None, name: str, sub: str
+    ) -> web.StreamResponse | None:
+        """proxy (pods, services), log and binding (pods): the subresources that are not stored."""
+        proxy = self.server.proxy
+        if sub == "proxy" or sub.startswith("proxy/"):
+            raw = request.raw_path.split("?", 1)[0]
+            remainder = raw[raw.find("/proxy") + len("/proxy") :]
+            target = (
+                proxy.service_target(ns or "", name)
+                if kind == "Service"
+                else proxy.pod_target(ns or "", name)
+            )
+            return await proxy.forward(request, target, remainder or "/")
+        if kind == "Pod" and sub == "log" and request.method == "GET":
+            return await proxy.logs(request, ns or "", name)
+        if kind == "Pod" and sub == "binding" and request.method == "POST":
+            body = await self._body(request)
+            node = ((body.get("target") or {}) if isinstance(body, dict) else {}).get("name")
+            if not isinstance(node, str) or not node:
+                raise errors.invalid("Binding", "", name, [("target.name", "Required value")])
+            self.server.objects.bind(ns or "", name, node)
+            return json_response(
+                {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201
+            )
+        return None
 
     def _list_response(self, rtype: ResourceType, ns: str | None, query: Any) -> web.Response:
         result = self.server.objects.list_objects(

@@ -115,9 +115,10 @@ class ListResult:
 class Objects:
     """Create, read, update, patch and delete objects of any registered resource type."""
 
-    def __init__(self, store: Store, namespace_type: ResourceType) -> None:
+    def __init__(self, store: Store, namespace_type: ResourceType, pod_type: ResourceType) -> None:
         self.store = store
         self._namespaces = namespace_type
+        self._pods = pod_type
 
     # -- helpers -----------------------------------------------------------------------------------
     def _require_namespace(
@@ -210,11 +211,7 @@ class Objects:
             if start_after is not None
             else self.store.items(rtype.storage_key, scope)
         )
-        items = [
-            o
-            for o in snapshot
-            if (start_after is None or _key(o) > start_after) and match(o)
-        ]
+        items = [o for o in snapshot if (start_after is None or _key(o) > start_after) and match(o)]
         token = None
         remaining = None
         if limit and limit > 0 and len(items) > limit:
@@ -719,6 +716,32 @@ class Objects:
                 raise
             out.append(item if body.get("kind") == "Status" else body)
         return out
+
+    # -- binding -----------------------------------------------------------------------------------
+    def bind(self, namespace: str, name: str, node: str) -> JSON:
+        """The scheduler's step: set spec.nodeName once and report PodScheduled."""
+        pods = self._namespaces_registry_pods()
+        old = self._stored(pods, namespace, name)
+        if old["metadata"].get("deletionTimestamp"):
+            raise errors.conflict("pods", "", name, "pod is being deleted, cannot be assigned to a host")
+        assigned = (old.get("spec") or {}).get("nodeName")
+        if assigned:
+            raise errors.conflict("pods", "", name, f'pod {name} is already assigned to node "{assigned}"')
+        new: JSON = clone(old)
+        new["spec"]["nodeName"] = node
+        status = new.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conditions.append(
+            {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now()}
+        )
+        status["conditions"] = conditions
+        rv = self.store.next_rv()
+        new["metadata"]["resourceVersion"] = str(rv)
+        self.store.put(pods.storage_key, new, rv, MODIFIED)
+        return new
+
+    def _namespaces_registry_pods(self) -> ResourceType:
+        return self._pods
 
     # -- scale -------------------------------------------------------------------------------------
     def get_scale(self, rtype: ResourceType, namespace: str | None, name: str) -> JSON:

@@ -455,7 +455,8 @@ def _smp_keyed_list(field: str, key: str, original: list[Any], patch: list[Any])
             raise bad_request(f"unknown patch type: {item[_DIRECTIVE]} in map: {item}")
 
     result = [
-        item for item in original
+        item
+        for item in original
         if not (isinstance(item, dict) and key in item and any(json_equal(item[key], d) for d in doomed))
     ]
     for update in updates:

@@ -216,7 +216,11 @@ def _bool(field: _Field, where: str) -> bool:
 
 
 _SCALARS: dict[str, Callable[[_Field, str], Any]] = {
-    "s": _str, "b": _b64, "i32": _int32, "i64": _int64, "bool": _bool,
+    "s": _str,
+    "b": _b64,
+    "i32": _int32,
+    "i64": _int64,
+    "bool": _bool,
 }
 _ZEROS: dict[str, Any] = {"s": "", "b": "", "i32": 0, "i64": 0, "bool": False}
 
@@ -265,8 +269,7 @@ def _datetime(seconds: int, micros: int = 0) -> dt.datetime:
 
 def _rfc3339(when: dt.datetime) -> str:
     return (
-        f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
-        f"T{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+        f"{when.year:04d}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
     )
 
 
@@ -549,11 +552,13 @@ def _decode(body: bytes | memoryview, depth: int = 0) -> JSON:
     name = _message_type(api_version, kind)
     if name is None or encoding:
         what = (
-            f'kind "{kind}" of apiVersion "{api_version}"' if name is None
+            f'kind "{kind}" of apiVersion "{api_version}"'
+            if name is None
             else f'content encoding "{encoding}"'
         )
         raise ApiError(
-            415, "UnsupportedMediaType",
+            415,
+            "UnsupportedMediaType",
             f"the body of the request was in an unknown format - {CONTENT_TYPE} with {what} is not "
             "supported (protobuf is accepted for the built-in kinds of the sandbox); accepted media "
             "types include: application/json, application/yaml",

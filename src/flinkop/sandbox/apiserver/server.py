@@ -16,8 +16,10 @@ from flinkop.sandbox.apiserver.controllers import Controllers
 from flinkop.sandbox.apiserver.faults import FaultRule, Faults
 from flinkop.sandbox.apiserver.handlers import Handlers, json_response
 from flinkop.sandbox.apiserver.objects import Objects
+from flinkop.sandbox.apiserver.proxy import Proxy
 from flinkop.sandbox.apiserver.resources import Registry
 from flinkop.sandbox.apiserver.store import Store
+from flinkop.sandbox.apiserver.tls import ServingCertificate
 
 JSON = dict[str, Any]
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -51,7 +53,10 @@ class SandboxApiServer:
             self.store.ensure(rtype.storage_key)
         namespaces = self.registry.get("", "v1", "namespaces")
         assert namespaces is not None
-        self.objects = Objects(self.store, namespaces)
+        pods = self.registry.get("", "v1", "pods")
+        assert pods is not None
+        self.objects = Objects(self.store, namespaces, pods)
+        self.proxy = Proxy(self)
         self.controllers = Controllers(
             self.store, self.registry, self.objects, gc_enabled=gc, established_delay=established_delay
         )
@@ -59,6 +64,8 @@ class SandboxApiServer:
         self.handlers = Handlers(self)
         self.watches_open = 0
         self._runner: web.AppRunner | None = None
+        self._secure_listeners: list[tuple[str, int, ServingCertificate]] = []
+        self.secure_urls: list[str] = []
         for ns in DEFAULT_NAMESPACES:
             self.objects.create(namespaces, None, {"metadata": {"name": ns}}, field_manager="kube-apiserver")
         services = self.registry.get("", "v1", "services")
@@ -89,19 +96,33 @@ class SandboxApiServer:
         if self.tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*self.tls)
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=context)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
+        self.port = await self._listen(self.host, self.port, context)
+        for host, port, cert in self._secure_listeners:
+            secure = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            secure.load_cert_chain(str(cert.cert), str(cert.key))
+            bound = await self._listen(host, port, secure)
+            self.secure_urls.append(f"https://{host}:{bound}")
         self.controllers.start()
         self.log.info("sandbox API server listening", url=self.url)
         return self
 
+    async def _listen(self, host: str, port: int, context: ssl.SSLContext | None) -> int:
+        assert self._runner is not None
+        site = web.TCPSite(self._runner, host, port, ssl_context=context)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1])
+
+    def add_secure_listener(self, host: str, port: int, certificate: ServingCertificate) -> None:
+        """Also serve HTTPS on host:port (e.g. the pod network's gateway for in-cluster clients)."""
+        self._secure_listeners.append((host, port, certificate))
+
     async def stop(self) -> None:
         self.store.drop_watches()
         await self.controllers.stop()
+        await self.proxy.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
