@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -14,9 +14,7 @@ import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from flinkop.sandbox.apiserver import handlers
-from flinkop.sandbox.apiserver.errors import ApiError
-from flinkop.sandbox.apiserver.server import SandboxApiServer
+pytestmark = pytest.mark.usefixtures("no_server_errors")
 
 JSON = dict[str, Any]
 NS = "default"
@@ -25,30 +23,6 @@ SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def no_server_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No request in these tests may be answered with a 5xx."""
-    seen: list[str] = []
-    original = handlers.error_response
-
-    def recording(exc: ApiError) -> Any:
-        if exc.code >= 500:
-            seen.append(f"{exc.code} {exc.reason}: {exc.message}")
-        return original(exc)
-
-    monkeypatch.setattr(handlers, "error_response", recording)
-    yield
-    assert not seen, f"server answered 5xx: {seen}"
-
-
-@pytest.fixture
-async def http(apiserver: SandboxApiServer) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=apiserver.url, headers={"Authorization": "Bearer sandbox"}
-    ) as session:
-        yield session
 
 
 async def raw(call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,9 @@ from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
 
-from flinkop.sandbox.apiserver import handlers
-from flinkop.sandbox.apiserver.errors import ApiError
-from flinkop.sandbox.apiserver.server import SandboxApiServer
 from tests.conftest import KIND, WIDGET_CRD, G, P, V, widget
+
+pytestmark = pytest.mark.usefixtures("no_server_errors")
 
 JSON = dict[str, Any]
 NS = "default"
@@ -27,29 +26,6 @@ VERBS = {"create", "delete", "deletecollection", "get", "list", "patch", "update
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def no_server_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No request in these tests may be answered with a 5xx."""
-    seen: list[str] = []
-    original = handlers.error_response
-
-    def recording(exc: ApiError) -> Any:
-        if exc.code >= 500:
-            seen.append(f"{exc.code} {exc.reason}: {exc.message}")
-        return original(exc)
-
-    monkeypatch.setattr(handlers, "error_response", recording)
-    yield
-    assert not seen, f"server answered 5xx: {seen}"
-
-
-@pytest.fixture
-async def http(apiserver: SandboxApiServer) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(base_url=apiserver.url,
-                                     headers={"Authorization": "Bearer sandbox"}) as session:
-        yield session
 
 
 async def get_json(http: aiohttp.ClientSession, path: str, status: int = 200) -> Any:
@@ -77,18 +53,39 @@ async def api_error(call: Awaitable[Any]) -> tuple[int, JSON]:
     return info.value.status, json.loads(info.value.body)
 
 
-def crd(group: str, plural: str, kind: str, versions: list[str], *, storage: str | None = None,
-        scope: str = "Namespaced", short: list[str] | None = None) -> JSON:
+def crd(
+    group: str,
+    plural: str,
+    kind: str,
+    versions: list[str],
+    *,
+    storage: str | None = None,
+    scope: str = "Namespaced",
+    short: list[str] | None = None,
+) -> JSON:
     storage = storage or versions[0]
     names: JSON = {"plural": plural, "singular": kind.lower(), "kind": kind}
     if short:
         names["shortNames"] = short
     return {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{group}"},
-        "spec": {"group": group, "scope": scope, "names": names,
-                 "versions": [{"name": v, "served": True, "storage": v == storage, "schema": SCHEMA,
-                               "subresources": {"status": {}}} for v in versions]},
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "names": names,
+            "versions": [
+                {
+                    "name": v,
+                    "served": True,
+                    "storage": v == storage,
+                    "schema": SCHEMA,
+                    "subresources": {"status": {}},
+                }
+                for v in versions
+            ],
+        },
     }
 
 
@@ -154,8 +151,14 @@ async def test_group_discovery(http: aiohttp.ClientSession) -> None:
     assert "" not in by_name, "the core group is served at /api, not /apis"
     assert by_name["apps"]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     assert {"groupVersion": "apps/v1", "version": "v1"} in by_name["apps"]["versions"]
-    for name in ("coordination.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io", "networking.k8s.io",
-                 "apiextensions.k8s.io", "admissionregistration.k8s.io"):
+    for name in (
+        "coordination.k8s.io",
+        "events.k8s.io",
+        "rbac.authorization.k8s.io",
+        "networking.k8s.io",
+        "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
+    ):
         assert name in by_name, name
 
     apps = await get_json(http, "/apis/apps")
@@ -173,10 +176,12 @@ async def test_group_discovery(http: aiohttp.ClientSession) -> None:
 
 
 async def test_version_priority_orders_ga_beta_alpha(
-    http: aiohttp.ClientSession, api: client.ApiClient,
+    http: aiohttp.ClientSession,
+    api: client.ApiClient,
 ) -> None:
-    body = crd("prio.example.com", "gizmos", "Gizmo", ["v1alpha1", "v2beta1", "v1", "v1beta1", "v2"],
-               storage="v1")
+    body = crd(
+        "prio.example.com", "gizmos", "Gizmo", ["v1alpha1", "v2beta1", "v1", "v1beta1", "v2"], storage="v1"
+    )
     await establish(client.ApiextensionsV1Api(api), body)
     expected = ["v2", "v1", "v2beta1", "v1beta1", "v1alpha1"]
     group = await get_json(http, "/apis/prio.example.com")
@@ -212,7 +217,8 @@ async def test_crd_name_must_be_plural_dot_group(api: client.ApiClient) -> None:
 
 
 async def test_crd_becomes_established_asynchronously_but_is_discoverable_at_once(
-    http: aiohttp.ClientSession, api: client.ApiClient,
+    http: aiohttp.ClientSession,
+    api: client.ApiClient,
 ) -> None:
     ext = client.ApiextensionsV1Api(api)
     created = await ext.create_custom_resource_definition(WIDGET_CRD, _preload_content=False)
@@ -234,8 +240,10 @@ async def test_crd_becomes_established_asynchronously_but_is_discoverable_at_onc
     async def ready() -> JSON | None:
         crd_now = await raw_crd(ext, f"{P}.{G}")
         got = {c["type"]: c for c in crd_now["status"].get("conditions") or []}
-        if got.get("Established", {}).get("status") == "True" and got.get("NamesAccepted", {}).get(
-                "status") == "True":
+        if (
+            got.get("Established", {}).get("status") == "True"
+            and got.get("NamesAccepted", {}).get("status") == "True"
+        ):
             return crd_now
         return None
 
@@ -249,11 +257,16 @@ async def test_crd_becomes_established_asynchronously_but_is_discoverable_at_onc
 
 
 async def test_cluster_scoped_crd(http: aiohttp.ClientSession, api: client.ApiClient) -> None:
-    await establish(client.ApiextensionsV1Api(api), crd("cluster.example.com", "things", "Thing", ["v1"],
-                                                        scope="Cluster"))
+    await establish(
+        client.ApiextensionsV1Api(api), crd("cluster.example.com", "things", "Thing", ["v1"], scope="Cluster")
+    )
     co = client.CustomObjectsApi(api)
-    thing = {"apiVersion": "cluster.example.com/v1", "kind": "Thing", "metadata": {"name": "t1"},
-             "spec": {"x": 1}}
+    thing = {
+        "apiVersion": "cluster.example.com/v1",
+        "kind": "Thing",
+        "metadata": {"name": "t1"},
+        "spec": {"x": 1},
+    }
     created = await co.create_cluster_custom_object("cluster.example.com", "v1", "things", thing)
     assert "namespace" not in created["metadata"]
     got = await co.get_cluster_custom_object("cluster.example.com", "v1", "things", "t1")
@@ -263,17 +276,24 @@ async def test_cluster_scoped_crd(http: aiohttp.ClientSession, api: client.ApiCl
 
     doc = await get_json(http, "/apis/cluster.example.com/v1")
     assert {r["name"]: r for r in doc["resources"]}["things"]["namespaced"] is False
-    status, body = await api_error(co.get_namespaced_custom_object("cluster.example.com", "v1", NS, "things",
-                                                                   "t1"))
+    status, body = await api_error(
+        co.get_namespaced_custom_object("cluster.example.com", "v1", NS, "things", "t1")
+    )
     assert (status, body["kind"], body["reason"]) == (404, "Status", "NotFound")
 
 
 async def test_multi_version_crd_rewrites_api_version_only(api: client.ApiClient) -> None:
-    await establish(client.ApiextensionsV1Api(api), crd("multi.example.com", "gadgets", "Gadget",
-                                                        ["v1", "v1beta1"], storage="v1"))
+    await establish(
+        client.ApiextensionsV1Api(api),
+        crd("multi.example.com", "gadgets", "Gadget", ["v1", "v1beta1"], storage="v1"),
+    )
     co = client.CustomObjectsApi(api)
-    body = {"apiVersion": "multi.example.com/v1", "kind": "Gadget",
-            "metadata": {"name": "g1", "namespace": NS}, "spec": {"colour": "red"}}
+    body = {
+        "apiVersion": "multi.example.com/v1",
+        "kind": "Gadget",
+        "metadata": {"name": "g1", "namespace": NS},
+        "spec": {"colour": "red"},
+    }
     created = await co.create_namespaced_custom_object("multi.example.com", "v1", NS, "gadgets", body)
     assert created["apiVersion"] == "multi.example.com/v1"
 
@@ -284,7 +304,8 @@ async def test_multi_version_crd_rewrites_api_version_only(api: client.ApiClient
     assert old["spec"] == created["spec"] and old["kind"] == "Gadget"
     listed = await co.list_namespaced_custom_object("multi.example.com", "v1beta1", NS, "gadgets")
     assert [(i["apiVersion"], i["metadata"]["name"]) for i in listed["items"]] == [
-        ("multi.example.com/v1beta1", "g1")]
+        ("multi.example.com/v1beta1", "g1")
+    ]
 
     # Written at v1beta1, the same object is read back at v1.
     beta = {**body, "apiVersion": "multi.example.com/v1beta1", "metadata": {"name": "g2", "namespace": NS}}
@@ -294,7 +315,9 @@ async def test_multi_version_crd_rewrites_api_version_only(api: client.ApiClient
 
 
 async def test_crd_deletion_removes_instances_closes_watches_and_unregisters(
-    widgets: client.CustomObjectsApi, http: aiohttp.ClientSession, api: client.ApiClient,
+    widgets: client.CustomObjectsApi,
+    http: aiohttp.ClientSession,
+    api: client.ApiClient,
 ) -> None:
     ext = client.ApiextensionsV1Api(api)
     for name in ("w1", "w2"):
@@ -345,7 +368,9 @@ async def test_crd_deletion_removes_instances_closes_watches_and_unregisters(
 
 
 async def test_dynamic_client_resolves_custom_resource_kind(
-    widgets: client.CustomObjectsApi, api: client.ApiClient, tmp_path: Path,
+    widgets: client.CustomObjectsApi,
+    api: client.ApiClient,
+    tmp_path: Path,
 ) -> None:
     dyn = await DynamicClient(api, cache_file=str(tmp_path / "discovery.json"))
     resource = await dyn.resources.get(api_version=f"{G}/{V}", kind=KIND)
@@ -384,13 +409,22 @@ async def test_openapi_v3(http: aiohttp.ClientSession, widgets: client.CustomObj
 
 
 async def test_unknown_group_version_resource_is_404_status(
-    http: aiohttp.ClientSession, api: client.ApiClient,
+    http: aiohttp.ClientSession,
+    api: client.ApiClient,
 ) -> None:
-    for path in ("/apis/nope.example.com", "/apis/nope.example.com/v1", "/apis/apps/v9",
-                 "/apis/apps/v9/deployments", "/api/v2", "/api/v1/nopes", "/api/v1/namespaces/default/nopes",
-                 "/apis/apps/v1/namespaces/default/nopes/x"):
+    for path in (
+        "/apis/nope.example.com",
+        "/apis/nope.example.com/v1",
+        "/apis/apps/v9",
+        "/apis/apps/v9/deployments",
+        "/api/v2",
+        "/api/v1/nopes",
+        "/api/v1/namespaces/default/nopes",
+        "/apis/apps/v1/namespaces/default/nopes/x",
+    ):
         body = await get_json(http, path, status=404)
         assert body["kind"] == "Status" and body["reason"] == "NotFound" and body["code"] == 404, path
-    status, body = await api_error(client.CustomObjectsApi(api).list_namespaced_custom_object(
-        "nope.example.com", "v1", NS, "nopes"))
+    status, body = await api_error(
+        client.CustomObjectsApi(api).list_namespaced_custom_object("nope.example.com", "v1", NS, "nopes")
+    )
     assert (status, body["kind"], body["reason"]) == (404, "Status", "NotFound")

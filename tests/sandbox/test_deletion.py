@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,10 +18,10 @@ import pytest
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from flinkop.sandbox.apiserver import handlers
-from flinkop.sandbox.apiserver.errors import ApiError
 from flinkop.sandbox.apiserver.server import SandboxApiServer
 from tests.conftest import KIND, WIDGET_CRD, G, P, V, widget
+
+pytestmark = pytest.mark.usefixtures("no_server_errors")
 
 JSON = dict[str, Any]
 NS = "default"
@@ -32,22 +32,6 @@ FORGED = "2020-01-01T00:00:00Z"
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def no_server_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No request in these tests may be answered with a 5xx."""
-    seen: list[str] = []
-    original = handlers.error_response
-
-    def recording(exc: ApiError) -> Any:
-        if exc.code >= 500:
-            seen.append(f"{exc.code} {exc.reason}: {exc.message}")
-        return original(exc)
-
-    monkeypatch.setattr(handlers, "error_response", recording)
-    yield
-    assert not seen, f"server answered 5xx: {seen}"
 
 
 async def eventually(predicate: Callable[[], Awaitable[Any]], what: str, within: float = 5.0) -> Any:
@@ -88,8 +72,9 @@ async def raw(call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) ->
         response.release()
 
 
-async def events(func: Callable[..., Any], *args: Any, want: int = 100, seconds: int = 1,
-                 **kwargs: Any) -> list[JSON]:
+async def events(
+    func: Callable[..., Any], *args: Any, want: int = 100, seconds: int = 1, **kwargs: Any
+) -> list[JSON]:
     """Watch events (type and raw object) until `want` arrived or the server ends the stream."""
     out: list[JSON] = []
     w = watch.Watch()
@@ -121,10 +106,16 @@ def owned_cm(name: str, *owners: JSON, ns: str = NS, finalizers: list[str] | Non
 
 def deployment(name: str) -> JSON:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "main", "image": "nginx:1.25"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": "nginx:1.25"}]},
+            },
+        },
     }
 
 
@@ -187,13 +178,15 @@ async def test_delete_with_finalizer_marks_object_then_clearing_finalizers_remov
     assert seen[0]["object"]["metadata"]["deletionTimestamp"] == meta["deletionTimestamp"]
 
     # Clearing the finalizers removes the object; the PATCH answers with its final state.
-    final = await widgets.patch_namespaced_custom_object(G, V, NS, P, "w1", NO_FINALIZERS,
-                                                         _content_type=MERGE)
+    final = await widgets.patch_namespaced_custom_object(
+        G, V, NS, P, "w1", NO_FINALIZERS, _content_type=MERGE
+    )
     assert final["metadata"]["name"] == "w1"
     assert not final["metadata"].get("finalizers")
     assert await is_gone(widget_reader(widgets, "w1"))
-    gone = await events(widgets.list_namespaced_custom_object, G, V, NS, P,
-                        resource_version=meta["resourceVersion"], want=1)
+    gone = await events(
+        widgets.list_namespaced_custom_object, G, V, NS, P, resource_version=meta["resourceVersion"], want=1
+    )
     assert [e["type"] for e in gone] == ["DELETED"], gone
     assert gone[0]["object"]["metadata"]["name"] == "w1"
 
@@ -201,8 +194,11 @@ async def test_delete_with_finalizer_marks_object_then_clearing_finalizers_remov
 async def test_new_finalizer_on_deleting_object_is_invalid(widgets: client.CustomObjectsApi) -> None:
     await widgets.create_namespaced_custom_object(G, V, NS, P, widget("w1", finalizers=[HOLD]))
     await widgets.delete_namespaced_custom_object(G, V, NS, P, "w1")
-    status, body = await api_error(widgets.patch_namespaced_custom_object(
-        G, V, NS, P, "w1", {"metadata": {"finalizers": [HOLD, "example.com/late"]}}, _content_type=MERGE))
+    status, body = await api_error(
+        widgets.patch_namespaced_custom_object(
+            G, V, NS, P, "w1", {"metadata": {"finalizers": [HOLD, "example.com/late"]}}, _content_type=MERGE
+        )
+    )
     assert status == 422
     assert body["kind"] == "Status" and body["reason"] == "Invalid"
     assert "no new finalizers can be added if the object is being deleted" in body["message"]
@@ -220,11 +216,17 @@ async def _update_attempt(call: Awaitable[Any]) -> None:
 
 async def test_client_cannot_set_or_clear_deletion_timestamp(widgets: client.CustomObjectsApi) -> None:
     live = await widgets.create_namespaced_custom_object(G, V, NS, P, widget("live"))
-    forged = {**live, "metadata": {**live["metadata"], "deletionTimestamp": FORGED,
-                                   "deletionGracePeriodSeconds": 0}, "spec": {"size": 2}}
+    forged = {
+        **live,
+        "metadata": {**live["metadata"], "deletionTimestamp": FORGED, "deletionGracePeriodSeconds": 0},
+        "spec": {"size": 2},
+    }
     await _update_attempt(widgets.replace_namespaced_custom_object(G, V, NS, P, "live", forged))
-    await _update_attempt(widgets.patch_namespaced_custom_object(
-        G, V, NS, P, "live", {"metadata": {"deletionTimestamp": FORGED}}, _content_type=MERGE))
+    await _update_attempt(
+        widgets.patch_namespaced_custom_object(
+            G, V, NS, P, "live", {"metadata": {"deletionTimestamp": FORGED}}, _content_type=MERGE
+        )
+    )
     stored = await widgets.get_namespaced_custom_object(G, V, NS, P, "live")
     assert "deletionTimestamp" not in stored["metadata"]
     assert "deletionGracePeriodSeconds" not in stored["metadata"]
@@ -232,13 +234,25 @@ async def test_client_cannot_set_or_clear_deletion_timestamp(widgets: client.Cus
     await widgets.create_namespaced_custom_object(G, V, NS, P, widget("dying", finalizers=[HOLD]))
     dying = await widgets.delete_namespaced_custom_object(G, V, NS, P, "dying")
     stamp = dying["metadata"]["deletionTimestamp"]
-    cleared = {**dying, "metadata": {k: v for k, v in dying["metadata"].items()
-                                     if k not in ("deletionTimestamp", "deletionGracePeriodSeconds")}}
+    cleared = {
+        **dying,
+        "metadata": {
+            k: v
+            for k, v in dying["metadata"].items()
+            if k not in ("deletionTimestamp", "deletionGracePeriodSeconds")
+        },
+    }
     await _update_attempt(widgets.replace_namespaced_custom_object(G, V, NS, P, "dying", cleared))
-    await _update_attempt(widgets.patch_namespaced_custom_object(
-        G, V, NS, P, "dying", {"metadata": {"deletionTimestamp": None}}, _content_type=MERGE))
-    await _update_attempt(widgets.patch_namespaced_custom_object(
-        G, V, NS, P, "dying", {"metadata": {"deletionTimestamp": FORGED}}, _content_type=MERGE))
+    await _update_attempt(
+        widgets.patch_namespaced_custom_object(
+            G, V, NS, P, "dying", {"metadata": {"deletionTimestamp": None}}, _content_type=MERGE
+        )
+    )
+    await _update_attempt(
+        widgets.patch_namespaced_custom_object(
+            G, V, NS, P, "dying", {"metadata": {"deletionTimestamp": FORGED}}, _content_type=MERGE
+        )
+    )
     stored = await widgets.get_namespaced_custom_object(G, V, NS, P, "dying")
     assert stored["metadata"]["deletionTimestamp"] == stamp
     assert stored["metadata"]["deletionGracePeriodSeconds"] == 0
@@ -248,20 +262,27 @@ async def test_delete_preconditions_mismatch_is_conflict(widgets: client.CustomO
     created = await widgets.create_namespaced_custom_object(G, V, NS, P, widget("w1"))
     uid, rv = created["metadata"]["uid"], created["metadata"]["resourceVersion"]
 
-    status, body = await api_error(widgets.delete_namespaced_custom_object(
-        G, V, NS, P, "w1", body={"preconditions": {"uid": str(uuid.uuid4())}}))
+    status, body = await api_error(
+        widgets.delete_namespaced_custom_object(
+            G, V, NS, P, "w1", body={"preconditions": {"uid": str(uuid.uuid4())}}
+        )
+    )
     assert (status, body["reason"]) == (409, "Conflict")
     assert "Precondition failed: UID in precondition" in body["message"]
 
-    status, body = await api_error(widgets.delete_namespaced_custom_object(
-        G, V, NS, P, "w1", body={"preconditions": {"resourceVersion": str(int(rv) + 1000)}}))
+    status, body = await api_error(
+        widgets.delete_namespaced_custom_object(
+            G, V, NS, P, "w1", body={"preconditions": {"resourceVersion": str(int(rv) + 1000)}}
+        )
+    )
     assert (status, body["reason"]) == (409, "Conflict")
     assert "Precondition failed: ResourceVersion in precondition" in body["message"]
     unchanged = await widgets.get_namespaced_custom_object(G, V, NS, P, "w1")
     assert unchanged["metadata"]["resourceVersion"] == rv
 
     done = await widgets.delete_namespaced_custom_object(
-        G, V, NS, P, "w1", body={"preconditions": {"uid": uid, "resourceVersion": rv}})
+        G, V, NS, P, "w1", body={"preconditions": {"uid": uid, "resourceVersion": rv}}
+    )
     assert done["kind"] == "Status" and done["status"] == "Success"
     assert await is_gone(widget_reader(widgets, "w1"))
 
@@ -297,7 +318,8 @@ async def test_background_gc_collects_dependents_asynchronously() -> None:
 
 
 async def test_dependent_with_two_owners_survives_until_both_are_gone(
-    widgets: client.CustomObjectsApi, api: client.ApiClient,
+    widgets: client.CustomObjectsApi,
+    api: client.ApiClient,
 ) -> None:
     core = client.CoreV1Api(api)
     one = await widgets.create_namespaced_custom_object(G, V, NS, P, widget("one"))
@@ -320,14 +342,16 @@ async def test_dependent_with_two_owners_survives_until_both_are_gone(
 
 
 async def test_foreground_deletion_waits_for_dependents(
-    widgets: client.CustomObjectsApi, api: client.ApiClient,
+    widgets: client.CustomObjectsApi,
+    api: client.ApiClient,
 ) -> None:
     core = client.CoreV1Api(api)
     owner = await widgets.create_namespaced_custom_object(G, V, NS, P, widget("owner"))
     await core.create_namespaced_config_map(NS, owned_cm("held", ref(owner, block=True), finalizers=[HOLD]))
 
-    deleting = await widgets.delete_namespaced_custom_object(G, V, NS, P, "owner",
-                                                             propagation_policy="Foreground")
+    deleting = await widgets.delete_namespaced_custom_object(
+        G, V, NS, P, "owner", propagation_policy="Foreground"
+    )
     assert deleting["kind"] == KIND
     assert "foregroundDeletion" in deleting["metadata"]["finalizers"]
     assert deleting["metadata"].get("deletionTimestamp")
@@ -343,27 +367,36 @@ async def test_foreground_deletion_waits_for_dependents(
 
     await core.patch_namespaced_config_map("held", NS, NO_FINALIZERS, _content_type=MERGE)
     assert await is_gone(cm_reader(core, "held"))
-    await eventually(lambda: is_gone(widget_reader(widgets, "owner")),
-                     "the foreground owner is removed once its dependents are gone")
+    await eventually(
+        lambda: is_gone(widget_reader(widgets, "owner")),
+        "the foreground owner is removed once its dependents are gone",
+    )
 
 
 async def test_foreground_deletion_removes_dependents_then_owner(
-    widgets: client.CustomObjectsApi, api: client.ApiClient,
+    widgets: client.CustomObjectsApi,
+    api: client.ApiClient,
 ) -> None:
     core = client.CoreV1Api(api)
     owner = await widgets.create_namespaced_custom_object(G, V, NS, P, widget("owner"))
     await core.create_namespaced_config_map(NS, owned_cm("dep", ref(owner, block=True)))
     deleting = await widgets.delete_namespaced_custom_object(
-        G, V, NS, P, "owner", body={"propagationPolicy": "Foreground"})
+        G, V, NS, P, "owner", body={"propagationPolicy": "Foreground"}
+    )
     assert deleting["metadata"]["finalizers"] == ["foregroundDeletion"]
     await eventually(lambda: is_gone(cm_reader(core, "dep")), "dependent deleted")
     await eventually(lambda: is_gone(widget_reader(widgets, "owner")), "foreground owner removed")
 
 
-@pytest.mark.parametrize("options", [{"propagationPolicy": "Orphan"}, {"orphanDependents": True}],
-                         ids=["propagationPolicy", "orphanDependents"])
+@pytest.mark.parametrize(
+    "options",
+    [{"propagationPolicy": "Orphan"}, {"orphanDependents": True}],
+    ids=["propagationPolicy", "orphanDependents"],
+)
 async def test_orphan_deletion_strips_owner_references(
-    widgets: client.CustomObjectsApi, api: client.ApiClient, options: JSON,
+    widgets: client.CustomObjectsApi,
+    api: client.ApiClient,
+    options: JSON,
 ) -> None:
     core = client.CoreV1Api(api)
     owner = await widgets.create_namespaced_custom_object(G, V, NS, P, widget("owner"))
@@ -416,14 +449,16 @@ async def test_dependent_of_nonexistent_owner_is_collected(api: client.ApiClient
 
 
 async def test_namespace_deletion_terminates_content_then_namespace(
-    widgets: client.CustomObjectsApi, api: client.ApiClient,
+    widgets: client.CustomObjectsApi,
+    api: client.ApiClient,
 ) -> None:
     core = client.CoreV1Api(api)
     await core.create_namespace({"metadata": {"name": "doomed"}})
     await core.create_namespaced_config_map("doomed", {"metadata": {"name": "cm"}})
     await core.create_namespaced_secret("doomed", {"metadata": {"name": "s"}, "stringData": {"a": "b"}})
-    await widgets.create_namespaced_custom_object(G, V, "doomed", P, widget("held", ns="doomed",
-                                                                           finalizers=[HOLD]))
+    await widgets.create_namespaced_custom_object(
+        G, V, "doomed", P, widget("held", ns="doomed", finalizers=[HOLD])
+    )
 
     terminating = await raw(core.delete_namespace, "doomed")
     assert terminating["kind"] == "Namespace"
@@ -443,15 +478,17 @@ async def test_namespace_deletion_terminates_content_then_namespace(
     ns = await raw(core.read_namespace, "doomed")
     assert ns["status"]["phase"] == "Terminating", "the namespace waits for the finalizer-holding object"
 
-    await widgets.patch_namespaced_custom_object(G, V, "doomed", P, "held", NO_FINALIZERS,
-                                                 _content_type=MERGE)
+    await widgets.patch_namespaced_custom_object(
+        G, V, "doomed", P, "held", NO_FINALIZERS, _content_type=MERGE
+    )
     await eventually(lambda: is_gone(lambda: core.read_namespace("doomed")), "namespace removed")
     status, body = await api_error(core.read_namespace("doomed"))
     assert (status, body["reason"]) == (404, "NotFound")
 
 
 async def test_delete_collection_honours_label_selector(
-    widgets: client.CustomObjectsApi, api: client.ApiClient,
+    widgets: client.CustomObjectsApi,
+    api: client.ApiClient,
 ) -> None:
     core = client.CoreV1Api(api)
     for name, tier in (("a", "web"), ("b", "web"), ("c", "db")):
@@ -472,14 +509,16 @@ async def test_delete_collection_honours_label_selector(
 async def test_pod_deletion_depends_on_node_binding(api: client.ApiClient) -> None:
     core = client.CoreV1Api(api)
     container = {"name": "main", "image": "busybox:1.36"}
-    await core.create_namespaced_pod(NS, {"metadata": {"name": "unbound"},
-                                          "spec": {"containers": [container]}})
+    await core.create_namespaced_pod(
+        NS, {"metadata": {"name": "unbound"}, "spec": {"containers": [container]}}
+    )
     removed = await raw(core.delete_namespaced_pod, "unbound", NS)
     assert removed["kind"] == "Status" and removed["status"] == "Success"
     assert await is_gone(lambda: core.read_namespaced_pod("unbound", NS))
 
-    await core.create_namespaced_pod(NS, {"metadata": {"name": "bound"},
-                                          "spec": {"nodeName": "node-1", "containers": [container]}})
+    await core.create_namespaced_pod(
+        NS, {"metadata": {"name": "bound"}, "spec": {"nodeName": "node-1", "containers": [container]}}
+    )
     graceful = await raw(core.delete_namespaced_pod, "bound", NS)
     assert graceful["kind"] == "Pod"
     assert graceful["metadata"].get("deletionTimestamp")

@@ -18,7 +18,7 @@ from typing import Any
 from flinkop.sandbox.apiserver import defaults, errors, fieldmanager, patching, shapes
 from flinkop.sandbox.apiserver.errors import ApiError
 from flinkop.sandbox.apiserver.resources import ResourceType
-from flinkop.sandbox.apiserver.selectors import FieldSelector, LabelSelector, matcher
+from flinkop.sandbox.apiserver.selectors import FieldSelector, LabelSelector, lookup_path, matcher
 from flinkop.sandbox.apiserver.store import ADDED, MODIFIED, Store
 
 JSON = dict[str, Any]
@@ -749,7 +749,7 @@ class Objects:
             raise errors.not_found(rtype.plural, rtype.group, name)
         obj = self._stored(rtype, namespace, name)
         spec_path, status_path, selector_path = rtype.scale
-        selector = _get_path(obj, selector_path) if selector_path else None
+        selector = lookup_path(obj, selector_path) if selector_path else None
         if isinstance(selector, dict):
             selector = ",".join(f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items())
         meta = obj["metadata"]
@@ -761,8 +761,8 @@ class Objects:
                 for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                 if k in meta
             },
-            "spec": {"replicas": _get_path(obj, spec_path) or 0},
-            "status": {"replicas": _get_path(obj, status_path) or 0},
+            "spec": {"replicas": lookup_path(obj, spec_path) or 0},
+            "status": {"replicas": lookup_path(obj, status_path) or 0},
         }
         if selector:
             scale["status"]["selector"] = selector
@@ -824,15 +824,6 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         return int(data["rv"]), (str(data["start"][0]), str(data["start"][1]))
     except (ValueError, KeyError, IndexError, TypeError):
         raise errors.bad_request(f"continue key is not valid: {token}") from None
-
-
-def _get_path(obj: JSON, dotted: str) -> Any:
-    cur: Any = obj
-    for part in dotted.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
 
 
 def _set_path(obj: JSON, dotted: str, value: Any) -> None:

@@ -125,11 +125,7 @@ class Proxy:
                 for key, value in upstream.headers.items():
                     if key.lower() not in _HOP_BY_HOP:
                         response.headers[key] = value
-                await response.prepare(request)
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
-                return response
+                return await _relay(request, upstream, response)
         except (aiohttp.ClientError, OSError) as exc:
             raise ApiError(503, "ServiceUnavailable", f"error trying to reach service: {exc}") from None
 
@@ -169,10 +165,17 @@ class Proxy:
                     text = await upstream.text()
                     raise errors.bad_request(text.strip() or f"kubelet answered {upstream.status}")
                 response = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
-                await response.prepare(request)
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
-                return response
+                return await _relay(request, upstream, response)
         except (aiohttp.ClientError, OSError) as exc:
             raise ApiError(503, "ServiceUnavailable", f"error talking to the kubelet: {exc}") from None
+
+
+async def _relay(
+    request: web.Request, upstream: aiohttp.ClientResponse, response: web.StreamResponse
+) -> web.StreamResponse:
+    """Stream the upstream body as it arrives (followed logs, watch-like endpoints)."""
+    await response.prepare(request)
+    async for chunk in upstream.content.iter_any():
+        await response.write(chunk)
+    await response.write_eof()
+    return response

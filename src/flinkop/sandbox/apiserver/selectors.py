@@ -99,7 +99,8 @@ class LabelSelector:
         return all(r.matches(labels) for r in self.requirements)
 
 
-def _path(obj: JSON, dotted: str) -> Any:
+def lookup_path(obj: JSON, dotted: str) -> Any:
+    """The value at a dotted path, None when any step is missing or not an object."""
     cur: Any = obj
     for part in dotted.split("."):
         if not isinstance(cur, dict):
@@ -147,8 +148,8 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
 
 def _field_value(obj: JSON, kind: str, field: str) -> str:
     if field == "source" and kind == "Event":
-        return str(_path(obj, "source.component") or obj.get("reportingController") or "")
-    value = _path(obj, field)
+        return str(lookup_path(obj, "source.component") or obj.get("reportingController") or "")
+    value = lookup_path(obj, field)
     if value is None:
         return ""
     if isinstance(value, bool):
