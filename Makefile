@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: setup test lint bench demo clean crds
 
 setup: $(STAMP)
+	@$(PY) -m flinkop.sandbox.images install --dir .sandbox/images
 
 # Re-install only when the project's dependency list changes.
 $(STAMP): pyproject.toml
