@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from flinkop.runtime.cache import object_key
+from flinkop.runtime.client import Conflict
 from flinkop.runtime.informer import Handler, SharedInformer
 from flinkop.runtime.workqueue import QueueMetrics, RateLimiter, ShutDown, WorkQueue
 
@@ -168,6 +169,11 @@ class Controller:
         except asyncio.CancelledError:
             outcome = "cancelled"
             raise
+        except Conflict as exc:
+            # A write from a stale cached copy: normal for level-based reconciles, retry quietly.
+            outcome = "conflict"
+            self.queue.add_rate_limited(key)
+            self.log.debug("reconcile conflict, retrying", resource=key, error=exc.message)
         except Exception as exc:
             outcome = "error"
             self.queue.add_rate_limited(key)

@@ -263,7 +263,7 @@ class Objects:
                     prefix=f'{rtype.kind} "" is invalid: metadata.name: Required value: name or generateName '
                     "is required",
                 )
-            name = meta["name"] = prefix + "".join(random.choices(_NAME_CHARS, k=5))
+            name = meta["name"] = prefix[:58] + "".join(random.choices(_NAME_CHARS, k=5))  # 63 at most
         self._require_namespace(rtype, meta.get("namespace"), name, creating=True)
         obj["apiVersion"] = f"{rtype.group}/{rtype.storage_version or rtype.version}" if rtype.group else "v1"
         obj["kind"] = rtype.kind
