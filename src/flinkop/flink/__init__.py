@@ -1,0 +1,1 @@
+"""Everything flinkop knows about Apache Flink itself: talking to a cluster's REST API and its config."""
