@@ -18,6 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(
         sandbox_commands.add_parser("apiserver", help="run the sandbox API server in the foreground")
     )
+    up = sandbox_commands.add_parser("up", help="run the whole sandbox cluster until SIGTERM")
+    up.add_argument("--dir", default=".sandbox/cluster", help="state directory; D/kubeconfig is written there")
+    up.add_argument("--port", type=int, default=0, help="API server port on 127.0.0.1 (0 picks a free one)")
     crds = commands.add_parser("crds", help="generate the CustomResourceDefinitions from the models")
     crds.add_argument("--output", help="directory to write the CRD YAMLs into (default: print them)")
     crds.add_argument("--check", action="store_true", help="exit 1 when the files in --output are stale")
@@ -30,12 +33,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flinkop.sandbox.apiserver.cli import run
 
         return run(args)
+    if args.command == "sandbox" and args.sandbox_command == "up":
+        return _sandbox_up(args)
     if args.command == "crds":
         from flinkop.api.crdgen import main as crdgen
 
         output = ["--output", args.output] if args.output else []
         return crdgen([*output, *(["--check"] if args.check else [])])
     return 2
+
+
+def _sandbox_up(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from flinkop.logs import configure_logging
+    from flinkop.sandbox.cluster import SandboxCluster, run_until_signalled
+
+    configure_logging()
+    try:
+        asyncio.run(run_until_signalled(SandboxCluster(Path(args.dir), port=args.port)))
+    except RuntimeError as exc:  # e.g. the machine cannot make network namespaces
+        print(f"flinkop sandbox up: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

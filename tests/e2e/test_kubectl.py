@@ -181,3 +181,42 @@ async def test_errors_reach_kubectl_as_status(kubectl: Kubectl) -> None:
     await kubectl.run("create", "configmap", "dup")
     dup = await kubectl.run("create", "configmap", "dup", check=False)
     assert 'configmaps "dup" already exists' in dup
+
+
+async def test_get_prints_server_side_tables(kubectl: Kubectl, tmp_path: Path) -> None:
+    """kubectl asks for meta.k8s.io Tables: built-in columns, and a CRD's additionalPrinterColumns."""
+    await kubectl.run("create", "deployment", "web", "--image=nginx:1.27", "--replicas=2")
+    out = await kubectl.run("get", "deployment", "web")
+    assert out.split("\n")[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert out.split("\n")[1].split()[:4] == ["web", "0/2", "0", "0"]
+    await kubectl.run("run", "p1", "--image=busybox")
+    pods = await kubectl.run("get", "pods", "-o", "wide")
+    assert pods.split("\n")[0].split()[:5] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert pods.split("\n")[1].split()[:4] == ["p1", "0/1", "Pending", "0"]
+
+    crd = {
+        **WIDGET_CRD,
+        "spec": {
+            **WIDGET_CRD["spec"],
+            "versions": [
+                {
+                    **WIDGET_CRD["spec"]["versions"][0],
+                    "additionalPrinterColumns": [
+                        {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+                    ],
+                }
+            ],
+        },
+    }
+    crd_file = tmp_path / "crd.yaml"
+    crd_file.write_text(yaml.safe_dump(crd))
+    await kubectl.run("apply", "--validate=false", "-f", str(crd_file))
+    await kubectl.run("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
+    await kubectl.run("apply", "--validate=false", "-f", "-", stdin=WIDGET_YAML)
+    await kubectl.run(
+        "patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Ready"}}'
+    )
+    widgets = await kubectl.run("get", "widgets")
+    assert widgets.split("\n")[0].split() == ["NAME", "SIZE", "PHASE"]
+    assert widgets.split("\n")[1].split() == ["w1", "1", "Ready"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from aiohttp import web
 
-from flinkop.sandbox.apiserver import discovery, errors, patching, protobuf
+from flinkop.sandbox.apiserver import discovery, errors, patching, protobuf, tables
 from flinkop.sandbox.apiserver.errors import ApiError
 from flinkop.sandbox.apiserver.objects import (
     APPLY_PATCH,
@@ -195,7 +195,7 @@ class Handlers:
             if method == "GET":
                 if target.watch_prefix or parse_bool(query, "watch"):
                     return await self.watch(request, rtype, ns)
-                return self._list_response(rtype, ns, query)
+                return self._list_response(rtype, ns, query, request.headers.get("Accept", ""))
             if method == "POST":
                 body = await self._body(request)
                 created = objects.create(
@@ -242,7 +242,13 @@ class Handlers:
                 )
             raise errors.method_not_allowed(method, rtype.plural, rtype.group)
         if method == "GET":
-            return json_response(objects.get(rtype, ns, name))
+            obj = objects.get(rtype, ns, name)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                table = tables.table(
+                    rtype, [obj], obj["metadata"]["resourceVersion"], _printer_columns(rtype)
+                )
+                return json_response(table)
+            return json_response(obj)
         if method == "PUT":
             body = await self._body(request)
             return json_response(
@@ -314,7 +320,9 @@ class Handlers:
             )
         return None
 
-    def _list_response(self, rtype: ResourceType, ns: str | None, query: Any) -> web.Response:
+    def _list_response(
+        self, rtype: ResourceType, ns: str | None, query: Any, accept: str = ""
+    ) -> web.Response:
         result = self.server.objects.list_objects(
             rtype,
             ns,
@@ -324,6 +332,12 @@ class Handlers:
             continue_token=query.get("continue"),
         )
         items = result.items
+        if tables.wants_table(accept):
+            return json_response(
+                tables.table(
+                    rtype, items, result.resource_version, _printer_columns(rtype), result.continue_token
+                )
+            )
         if rtype.builtin:  # typed lists omit each item's kind and apiVersion
             items = [{k: v for k, v in item.items() if k not in ("kind", "apiVersion")} for item in items]
         meta: JSON = {"resourceVersion": result.resource_version}
@@ -392,6 +406,7 @@ class Handlers:
                 f'resourceVersion: Invalid value: "{rv_text}": must be an integer'
             ) from None
 
+        as_table = tables.wants_table(request.headers.get("Accept", ""))
         response = web.StreamResponse(
             status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
         )
@@ -408,7 +423,9 @@ class Handlers:
         if since is None or initial:
             # Current state as synthetic ADDED events; no await between the read and the registration.
             for obj in store.items(rtype.storage_key, watcher.namespace):
-                if match(obj):
+                if match(obj) and as_table:
+                    lines.append(self._table_event(rtype, "ADDED", obj))
+                elif match(obj):
                     served = (
                         obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
                     )
@@ -432,7 +449,10 @@ class Handlers:
                 lines = []
                 while watcher.queue:
                     etype, change = watcher.queue.popleft()
-                    lines.append(change.line(api_version, etype))
+                    if as_table:
+                        lines.append(self._table_event(rtype, etype, change.object_for(etype)))
+                    else:
+                        lines.append(change.line(api_version, etype))
                 if lines:
                     await response.write(b"".join(lines))
                 if watcher.closed:
@@ -457,6 +477,13 @@ class Handlers:
             store.close_watch(watcher)
             server.watches_open -= 1
         return response
+
+    @staticmethod
+    def _table_event(rtype: ResourceType, etype: str, obj: JSON) -> bytes:
+        body = tables.table(
+            rtype, [obj], str(obj["metadata"].get("resourceVersion", "")), _printer_columns(rtype)
+        )
+        return json.dumps({"type": etype, "object": body}, separators=(",", ":")).encode() + b"\n"
 
     @staticmethod
     def _bookmark(rtype: ResourceType, rv: int, *, initial_end: bool = False) -> bytes:
@@ -518,3 +545,10 @@ def _patch_scale(current: JSON, patch: Any, content_type: str) -> Any:
     if not isinstance(patch, dict):
         raise errors.bad_request("json: cannot unmarshal non-object into Go value of type map[string]any")
     return patching.merge_patch(current, patch)
+
+
+def _printer_columns(rtype: ResourceType) -> list[JSON] | None:
+    if not rtype.printer_columns_json:
+        return None
+    columns: list[JSON] = json.loads(rtype.printer_columns_json)
+    return columns

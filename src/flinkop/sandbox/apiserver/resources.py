@@ -6,6 +6,7 @@ CustomResourceDefinitions come and go.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,8 @@ class ResourceType:
     crd_name: str | None = None
     # Every version of the same resource shares one storage.
     storage_version: str = ""
+    # A CRD version's additionalPrinterColumns, as JSON (kept hashable).
+    printer_columns_json: str = ""
 
     @property
     def group_version(self) -> str:
@@ -325,6 +328,7 @@ def types_from_crd(crd: JSON) -> list[ResourceType]:
                 unconditional_update=False,
                 crd_name=crd["metadata"]["name"],
                 storage_version=storage,
+                printer_columns_json=json.dumps(ver.get("additionalPrinterColumns") or []),
             )
         )
     return out

@@ -36,6 +36,12 @@ class Change:
     storage_key: str
     _lines: dict[str, bytes] = field(default_factory=dict, repr=False)
 
+    def object_for(self, event_type: str) -> JSON:
+        """The object a watcher sees for this change delivered as `event_type`."""
+        if event_type == DELETED and self.type != DELETED and self.prev is not None:
+            return {**self.prev, "metadata": {**self.prev["metadata"], "resourceVersion": str(self.rv)}}
+        return self.obj
+
     def line(self, api_version: str, event_type: str | None = None) -> bytes:
         """The watch-stream line for this change, serialized once per apiVersion and type.
 
@@ -46,9 +52,7 @@ class Change:
         cache_key = f"{etype}|{api_version}"
         cached = self._lines.get(cache_key)
         if cached is None:
-            obj = self.obj
-            if etype == DELETED and self.type != DELETED and self.prev is not None:
-                obj = {**self.prev, "metadata": {**self.prev["metadata"], "resourceVersion": str(self.rv)}}
+            obj = self.object_for(etype)
             if obj.get("apiVersion") != api_version:
                 obj = {**obj, "apiVersion": api_version}
             cached = json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode() + b"\n"
