@@ -1,6 +1,7 @@
-"""Benchmark the sandbox API server: `python bench/run.py --output .bench/results.json [--quick]`.
+"""Benchmarks: `python bench/run.py --output .bench/results.json [--quick] [--only apiserver|runtime]`.
 
-Runs three workloads, each against a fresh `flinkop sandbox apiserver` subprocess:
+Part 1, the sandbox API server (`--only apiserver`). Three workloads, each against a fresh
+`flinkop sandbox apiserver` subprocess:
 
 1. create throughput: N ConfigMap POSTs over keep-alive connections (creates/s as the median of a
    few rounds, latency percentiles, server and client CPU per create);
@@ -8,8 +9,13 @@ Runs three workloads, each against a fresh `flinkop sandbox apiserver` subproces
    (paced creates for the target, plus an informative burst run at high create concurrency);
 3. memory: server RSS before/after storing N ~1 KiB ConfigMaps, and N small custom resources.
 
-Correctness failures (a non-201 create, a short LIST, a lost watch event) abort with exit code 1.
-Performance targets are only reported (pass/fail flags in the JSON); they never fail the run.
+Part 2, the operator runtime (`--only runtime`, bench/runtime_bench.py): flinkop.runtime and kopf 1.45
+side by side through ../shared/tools/peerbench, in the same run against one sandbox API server; the
+JSON's `runtime` section.
+
+Correctness failures (a non-201 create, a short LIST, a lost watch event; a runtime scenario that
+cannot run) exit with code 1. Performance targets are only reported (pass/fail flags in the JSON);
+they never fail the run.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import apiserver_bench as ab  # a sibling module, found through the path set above
+import runtime_bench as rb
 
 JSON = dict[str, Any]
 TARGET_CREATES_PER_SECOND = 2000.0
@@ -61,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="rounds of the throughput test (median reported)")
     parser.add_argument("--concurrency", type=int, help="client concurrency of the throughput test")
     parser.add_argument("--watch-concurrency", type=int, help="client concurrency of the fan-out creates")
+    parser.add_argument("--only", choices=("apiserver", "runtime"), help="run one part of the benchmark")
+    rb.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -172,20 +181,40 @@ def summary(doc: JSON) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    params = params_from(args)
     load_before = ab.load_average()
     start = time.perf_counter()
-    try:
-        results = asyncio.run(run_all(params))
-    except ab.BenchError as exc:
-        print(f"BENCH FAILED: {exc}", file=sys.stderr)
-        return 1
-    doc = report(params, results, time.perf_counter() - start, load_before)
+    doc: JSON = {}
+    failed = False
+    if args.only != "runtime":
+        params = params_from(args)
+        try:
+            results = asyncio.run(run_all(params))
+        except ab.BenchError as exc:
+            print(f"BENCH FAILED: {exc}", file=sys.stderr)
+            return 1
+        doc = report(params, results, time.perf_counter() - start, load_before)
+    else:
+        doc = {"timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+               "machine": {**ab.machine_facts(), "load_average_before": load_before}}
+    if args.only != "apiserver":
+        print("  running runtime (flinkop.runtime vs kopf, peerbench) ...", file=sys.stderr, flush=True)
+        try:
+            doc["runtime"] = rb.run_runtime_bench(rb.params_from(args), peerbench=args.peerbench,
+                                                  kopf_venv=args.kopf_venv, keep_workdir=args.runtime_workdir)
+        except rb.RuntimeBenchError as exc:
+            print(f"RUNTIME BENCH FAILED: {exc}", file=sys.stderr)
+            doc["runtime"] = {"error": str(exc)}
+            failed = True
+        doc["machine"]["load_average_after"] = ab.load_average()
+        doc["total_seconds"] = round(time.perf_counter() - start, 2)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(doc, indent=2) + "\n")
-    print(summary(doc))
+    if args.only != "runtime":
+        print(summary(doc))
+    if "runtime" in doc and "error" not in doc["runtime"]:
+        print(rb.summary(doc["runtime"]))
     print(f"  results written to {args.output}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         sandbox_commands.add_parser("apiserver", help="run the sandbox API server in the foreground")
     )
     up = sandbox_commands.add_parser("up", help="run the whole sandbox cluster until SIGTERM")
-    up.add_argument("--dir", default=".sandbox/cluster", help="state directory; D/kubeconfig is written there")
+    up.add_argument("--dir", default=".sandbox/cluster", help="state directory (kubeconfig goes there)")
     up.add_argument("--port", type=int, default=0, help="API server port on 127.0.0.1 (0 picks a free one)")
     crds = commands.add_parser("crds", help="generate the CustomResourceDefinitions from the models")
     crds.add_argument("--output", help="directory to write the CRD YAMLs into (default: print them)")
