@@ -13,7 +13,6 @@ from flinkop.flink.conf import (
     effective_flink_config,
     flink_option,
     normalize_keys,
-    render_config_file,
 )
 
 NS = "kubernetes.operator.default-configuration.namespace."
@@ -209,19 +208,32 @@ TRICKY = {
 }
 
 
+def _render(config: dict[str, str], version: str) -> str:
+    """The one config-file writer: the ConfigMap renderer's."""
+    from flinkop.flink.resources.configmap import render_config_file
+
+    return render_config_file(config, FlinkVersion(version))
+
+
 def test_a_config_yaml_reads_back_as_the_same_strings() -> None:
-    text = render_config_file(TRICKY, "v2_0")
-    assert parse_config_yaml(text) == TRICKY
-    assert "rest.port: 8081\n" in text  # YAML reads an int, Flink prints it back as 8081
-    assert 'job.id.like: "0123"\n' in text  # YAML would read 123
-    assert "path: s3://bucket/path?x=1&y=2\n" in text
+    from flinkop.flink.resources import keys as resource_keys
+
+    scalars = {
+        k: v
+        for k, v in TRICKY.items()
+        if k not in resource_keys.LIST_KEYS and k not in resource_keys.MAP_LIST_KEYS
+    }
+    text = _render(scalars, "v2_0")
+    assert parse_config_yaml(text) == scalars
+    assert "port: '8081'\n" in text  # quoted: Flink gets back exactly the string it was given
+    assert "'0123'" in text  # YAML would read 123
 
 
 def test_a_flink_conf_yaml_reads_back_as_the_same_strings() -> None:
     simple = {
         key: value for key, value in TRICKY.items() if "#" not in value and key != "weird key: with colon"
     }
-    text = render_config_file(simple, "v1_20")
+    text = _render(simple, "v1_20")
     expected = {key: value.strip() for key, value in simple.items() if value.strip()}
     assert parse_flink_conf_yaml(text) == expected
     assert "rest.port: 8081\n" in text
@@ -231,4 +243,4 @@ def test_a_flink_conf_yaml_reads_back_as_the_same_strings() -> None:
 @pytest.mark.parametrize(("key", "value"), [("hash", "#x"), ("multi", "a\nb"), ("a#b", "x")])
 def test_what_flink_1_cannot_read_raises(key: str, value: str) -> None:
     with pytest.raises(ValueError, match=key.replace("#", "\\#") if "\n" not in value else key):
-        render_config_file({key: value}, "v1_19")
+        _render({key: value}, "v1_19")

@@ -21,7 +21,6 @@ each layer before the layers are merged, so a later layer wins whichever name it
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,10 +37,10 @@ __all__ = [
     "KeyRename",
     "config_file_name",
     "effective_flink_config",
+    "flink_conf_line",
     "flink_option",
     "flink_version_tuple",
     "normalize_keys",
-    "render_config_file",
 ]
 
 CONFIG_YAML = "config.yaml"
@@ -171,28 +170,8 @@ _TYPED = re.compile(
 )
 
 
-def _yaml_key(key: str) -> str:
-    return key if _PLAIN_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
-
-
-_CANONICAL = re.compile(r"true|false|0|-?[1-9][0-9]*")  # read back by YAML and printed by Java unchanged
-
-
-def _yaml_value(value: str) -> str:
-    if _CANONICAL.fullmatch(value):
-        return value
-    plain = (
-        _PLAIN_VALUE.fullmatch(value)
-        and not _TYPED.fullmatch(value)
-        and value == value.strip()
-        and ": " not in value
-        and " #" not in value
-        and not value.endswith(":")
-    )
-    return value if plain else json.dumps(value, ensure_ascii=False)  # JSON strings are YAML 1.2
-
-
-def _legacy_line(key: str, value: str) -> str | None:
+def flink_conf_line(key: str, value: str) -> str | None:
+    """One `key: value` line of a Flink 1.x flink-conf.yaml; None for an empty value (Flink skips it)."""
     for text, what in ((key, "key"), (value, "value")):
         if "#" in text or "\n" in text or "\r" in text:
             raise ValueError(
@@ -206,20 +185,3 @@ def _legacy_line(key: str, value: str) -> str | None:
     return f"{key}: {value}"
 
 
-def render_config_file(config: Mapping[str, str], flink_version: FlinkVersion | str) -> str:
-    """The content of :func:`config_file_name` for ``config``, keys sorted.
-
-    Flink 2.x: standard YAML with flat keys, each value a YAML string that reads back as
-    exactly the Flink string (quoted where YAML would otherwise type or change it).
-    Flink 1.x: ``key: value`` lines for Flink's line parser; a value containing ``#`` or a
-    line break cannot be expressed there and raises ValueError naming the key.
-    """
-    lines: list[str] = []
-    if config_file_name(flink_version) == CONFIG_YAML:
-        lines = [f"{_yaml_key(key)}: {_yaml_value(config[key])}" for key in sorted(config)]
-    else:
-        for key in sorted(config):
-            line = _legacy_line(key, config[key])
-            if line is not None:
-                lines.append(line)
-    return "".join(line + "\n" for line in lines)
