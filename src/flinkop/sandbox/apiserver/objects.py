@@ -587,7 +587,10 @@ class Objects:
         if dry_run:
             return self.serve(rtype, new)
         rv = self.store.next_rv()
-        if deleting and not self._blocks_removal(new):
+        # Like ShouldDeleteDuringUpdate: only an object whose grace period is over goes on update
+        # (a terminating pod keeps its status writes until the kubelet deletes it with grace 0).
+        grace_over = int(new["metadata"].get("deletionGracePeriodSeconds") or 0) == 0
+        if deleting and grace_over and not self._blocks_removal(new):
             new["metadata"]["resourceVersion"] = str(rv)
             self.store.remove(rtype.storage_key, new, rv)
             return self.serve(rtype, new)

@@ -28,7 +28,7 @@ _HOP_BY_HOP = {
     "authorization",
     "content-length",
 }
-_LOG_PARAMS = ("follow", "tailLines", "previous", "timestamps", "sinceSeconds", "limitBytes")
+_LOG_PARAMS = ("follow", "tailLines", "previous", "timestamps", "sinceSeconds", "sinceTime", "limitBytes")
 
 
 def _split_name(name_port: str) -> tuple[str, str, str]:
