@@ -31,8 +31,9 @@ crds: setup
 bench: setup
 	$(PY) bench/run.py --output .bench/results.json
 
+# Today: the sandbox cluster (run as root: pods get network namespaces). The operator joins it in issue 5.
 demo: setup
-	$(PY) -m flinkop sandbox apiserver --port 0 --kubeconfig-out .sandbox/kubeconfig
+	$(PY) -m flinkop sandbox up --dir .sandbox/demo
 
 clean:
 	rm -rf $(VENV) .bench .sandbox build *.egg-info
