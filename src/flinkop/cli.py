@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = sandbox_commands.add_parser("up", help="run the whole sandbox cluster until SIGTERM")
     up.add_argument("--dir", default=".sandbox/cluster", help="state directory (kubeconfig goes there)")
     up.add_argument("--port", type=int, default=0, help="API server port on 127.0.0.1 (0 picks a free one)")
+    from flinkop.operator.cli import add_arguments as add_operator_arguments
+
+    add_operator_arguments(commands.add_parser("operator", help="run the Flink operator against a cluster"))
     crds = commands.add_parser("crds", help="generate the CustomResourceDefinitions from the models")
     crds.add_argument("--output", help="directory to write the CRD YAMLs into (default: print them)")
     crds.add_argument("--check", action="store_true", help="exit 1 when the files in --output are stale")
@@ -35,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     if args.command == "sandbox" and args.sandbox_command == "up":
         return _sandbox_up(args)
+    if args.command == "operator":
+        from flinkop.operator.cli import run as run_operator
+
+        return run_operator(args)
     if args.command == "crds":
         from flinkop.api.crdgen import main as crdgen
 

@@ -1,0 +1,185 @@
+"""The operator process: a Manager with the informers, the FlinkDeployment controller, the event recorder,
+the status recorder and the REST clients, wired together.
+
+Informers: FlinkDeployments in the watched namespaces (``kubernetes.operator.label.selector`` applied) and
+the JobManager Deployments (``component=jobmanager``), whose changes reconcile their FlinkDeployment owner.
+``kubernetes.operator.reconcile.parallelism`` workers reconcile keys; a failed reconcile is retried with
+``kubernetes.operator.retry.*``. The operator's own status writes do not trigger reconciles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+
+from flinkop.api import GROUP, FlinkDeployment
+from flinkop.config import ConfigWatcher, OperatorConfig, log_default_configuration
+from flinkop.operator.rest import RestClients
+from flinkop.operator.retry import retry_rate_limiter
+from flinkop.reconcilers.context import Services
+from flinkop.reconcilers.deploy import DEPLOYMENTS
+from flinkop.reconcilers.deployment import FlinkDeploymentReconciler
+from flinkop.reconcilers.status import StatusRecorder
+from flinkop.runtime import (
+    Controller,
+    EventRecorder,
+    Kube,
+    LeaderElectionConfig,
+    Manager,
+    Resource,
+    object_key,
+)
+from flinkop.runtime.client import in_cluster as running_in_cluster
+
+JSON = dict[str, Any]
+log = structlog.get_logger("flinkop.operator")
+
+FLINK_DEPLOYMENTS = Resource(GROUP, "v1beta1", FlinkDeployment.PLURAL, kind=FlinkDeployment.KIND)
+JOBMANAGER_SELECTOR = "component=jobmanager"
+UNBOUNDED_WORKERS = 256  # reconcile.parallelism -1
+
+
+def worker_count(parallelism: int) -> int:
+    return UNBOUNDED_WORKERS if parallelism < 0 else max(1, parallelism)
+
+
+def leader_election(config: OperatorConfig, namespace: str) -> LeaderElectionConfig | None:
+    if not (config.leader_election_enabled and config.leader_election_lease_name):
+        return None
+    return LeaderElectionConfig(
+        namespace=namespace,
+        identity=os.environ.get("POD_NAME") or socket.gethostname(),
+        lease_name=config.leader_election_lease_name,
+        lease_duration=config.leader_election_lease_duration,
+        renew_deadline=config.leader_election_renew_deadline,
+        retry_period=config.leader_election_retry_period,
+    )
+
+
+class Operator:
+    """Build with a Kube client and the operator configuration; ``await start()`` / ``await stop()``, or
+    ``await run()`` until SIGTERM."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        config: OperatorConfig,
+        *,
+        namespaces: Iterable[str] | None = None,
+        in_cluster: bool | None = None,
+        operator_namespace: str = "default",
+        watch_config: bool = False,
+        conf_dir: str | None = None,
+        poll_interval: float = 0.5,
+    ) -> None:
+        """``watch_config``: re-read the configuration from ``conf_dir`` (None: ``FLINK_CONF_DIR``, else
+        ``/opt/flink/conf``) every ``dynamic.config.check.interval`` and apply changes."""
+        self.kube = kube
+        self.config = config
+        self.watch_config = watch_config
+        self.conf_dir = conf_dir
+        self.fixed_namespaces = frozenset(namespaces) if namespaces is not None else None
+        watched = self.fixed_namespaces if self.fixed_namespaces is not None else config.watched_namespaces
+        self.manager = Manager(
+            kube,
+            leader_election=leader_election(config, operator_namespace),
+            drain_timeout=config.termination_timeout,
+        )
+        factory = self.manager.informers
+        self.deployments = factory.informer(FLINK_DEPLOYMENTS, watched, label_selector=config.label_selector)
+        self.jobmanagers = factory.informer(DEPLOYMENTS, watched, label_selector=JOBMANAGER_SELECTOR)
+        self.events = EventRecorder(kube, "Operator")
+        self.statuses = StatusRecorder(kube, FLINK_DEPLOYMENTS)
+        self.rest = RestClients(
+            kube,
+            in_cluster=running_in_cluster() if in_cluster is None else in_cluster,
+            timeout=config.flink_client_timeout,
+        )
+        self.services = Services(
+            kube=kube,
+            events=self.events,
+            statuses=self.statuses,
+            rest=self.rest,
+            jm_deployments=self.jobmanagers.cache.get,
+            operator_config=lambda: self.config,
+            poll_interval=poll_interval,
+        )
+        self.reconciler = FlinkDeploymentReconciler(self.services, self.deployments.cache.get)
+        self.reconciler.on_forget.append(self.rest.forget)
+        self.controller = Controller(
+            "flinkdeployment",
+            self.reconciler.reconcile,
+            workers=worker_count(config.reconcile_parallelism),
+            rate_limiter_factory=lambda: retry_rate_limiter(self.config),
+        )
+        self.controller.watch(self.deployments, self._deployment_keys)
+        self.controller.owns(self.jobmanagers, FlinkDeployment.KIND, GROUP)
+        self.manager.add(self.controller)
+        self._watcher_task: asyncio.Task[None] | None = None
+
+    def _deployment_keys(self, obj: JSON) -> list[str]:
+        """FlinkDeployment events -> keys, except the watch event of the operator's own status write."""
+        if self.statuses.consume_own_write(obj):
+            return []
+        return [object_key(obj)]
+
+    # -- configuration -------------------------------------------------------------------------------
+    async def _config_changed(self, config: OperatorConfig) -> None:
+        self.config = config
+        self.rest.timeout = config.flink_client_timeout
+
+    async def _namespaces_changed(self, namespaces: frozenset[str]) -> None:
+        if self.fixed_namespaces is not None:
+            return  # given on the command line: they win
+        log.info("watched namespaces changed", namespaces=sorted(namespaces) or "all")
+        await self.deployments.set_namespaces(namespaces)
+        await self.jobmanagers.set_namespaces(namespaces)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        log_default_configuration(self.config)
+        watched = (
+            self.fixed_namespaces if self.fixed_namespaces is not None else self.config.watched_namespaces
+        )
+        log.info("starting operator", namespaces=sorted(watched) or "all", workers=self.controller.workers)
+        await self.manager.start()
+        if self.watch_config:
+            watcher = ConfigWatcher(
+                self.config,
+                self._config_changed,
+                conf_dir=self.conf_dir,
+                on_namespaces_change=self._namespaces_changed,
+            )
+            self._watcher_task = asyncio.get_running_loop().create_task(watcher.run(), name="config-watcher")
+
+    async def stop(self) -> None:
+        if self._watcher_task is not None:
+            self._watcher_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher_task
+        await self.manager.stop()
+        await self.rest.close()
+
+    async def run(self) -> None:
+        """Run until SIGTERM/SIGINT, then drain and stop."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping operator")
+            await self.stop()
+
+
+__all__ = ["FLINK_DEPLOYMENTS", "JOBMANAGER_SELECTOR", "Operator", "leader_election", "worker_count"]

@@ -1,0 +1,214 @@
+"""Helpers for the operator end-to-end tests: waiting, the FlinkDeployment's history as a watcher sees it,
+events, the sandbox's pod processes, and log capture."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+import yaml
+
+from flinkop.operator.app import FLINK_DEPLOYMENTS
+from flinkop.runtime import Kube, NotFound, Resource
+
+JSON = dict[str, Any]
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[2]
+
+PODS = Resource("", "v1", "pods", kind="Pod")
+EVENTS = Resource("", "v1", "events", kind="Event")
+SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", kind="ServiceAccount")
+NAMESPACES = Resource("", "v1", "namespaces", namespaced=False, kind="Namespace")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], timeout: float, what: str, interval: float = 0.25
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            result = await probe()
+            if result:
+                return result
+        except AssertionError:
+            raise
+        except Exception as exc:  # reported when the wait runs out
+            last_error = exc
+        if time.monotonic() > deadline:
+            detail = f"; last error: {last_error!r}" if last_error else ""
+            raise AssertionError(f"{what}: not reached within {timeout:.0f} s{detail}")
+        await asyncio.sleep(interval)
+
+
+async def get_or_none(kube: Kube, res: Resource, name: str, namespace: str) -> JSON | None:
+    try:
+        return await kube.get(res, name, namespace)
+    except NotFound:
+        return None
+
+
+def example(name: str, namespace: str, **overrides: Any) -> JSON:
+    """examples/basic.yaml, renamed and made small (JobManager and TaskManager 1024m)."""
+    document: JSON = yaml.safe_load((REPO / "examples" / "basic.yaml").read_text())
+    document["metadata"] = {"name": name, "namespace": namespace}
+    spec = document["spec"]
+    spec["jobManager"] = {"resource": {"memory": "1024m", "cpu": 0.5}}
+    spec["taskManager"] = {"resource": {"memory": "1024m", "cpu": 0.5}}
+    spec["job"]["parallelism"] = 1
+    for key, value in overrides.items():
+        spec[key] = value
+    return document
+
+
+def session_example(name: str, namespace: str) -> JSON:
+    document = example(name, namespace)
+    del document["spec"]["job"]
+    return document
+
+
+def status_of(obj: JSON | None) -> JSON:
+    return (obj or {}).get("status") or {}
+
+
+@dataclass
+class History:
+    """Every status version of each FlinkDeployment, as a watch sees them."""
+
+    statuses: dict[str, list[JSON]] = field(default_factory=dict)
+
+    def lifecycle(self, name: str) -> list[str]:
+        """Lifecycle states in order, consecutive repeats folded."""
+        states: list[str] = []
+        for status in self.statuses.get(name, []):
+            state = status.get("lifecycleState")
+            if state and (not states or states[-1] != state):
+                states.append(state)
+        return states
+
+    def job_states(self, name: str) -> list[str]:
+        states: list[str] = []
+        for status in self.statuses.get(name, []):
+            state = (status.get("jobStatus") or {}).get("state")
+            if state and (not states or states[-1] != state):
+                states.append(state)
+        return states
+
+    def clear(self, name: str) -> None:
+        self.statuses.pop(name, None)
+
+
+async def watch_history(kube: Kube, namespace: str, history: History) -> None:
+    """Record every FlinkDeployment status seen in ``namespace`` until cancelled."""
+    rv: str | None = None
+    while True:
+        try:
+            if rv is None:
+                listed = await kube.list(FLINK_DEPLOYMENTS, namespace)
+                rv = str(listed["metadata"]["resourceVersion"])
+                for item in listed.get("items") or []:
+                    history.statuses.setdefault(item["metadata"]["name"], []).append(status_of(item))
+            async for event in kube.watch(
+                FLINK_DEPLOYMENTS, namespace, resource_version=rv, timeout_seconds=60
+            ):
+                obj = event.get("object") or {}
+                rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                if event.get("type") in ("ADDED", "MODIFIED"):
+                    name = obj["metadata"]["name"]
+                    history.statuses.setdefault(name, []).append(copy.deepcopy(status_of(obj)))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            rv = None
+            await asyncio.sleep(0.2)
+
+
+async def events_of(kube: Kube, namespace: str, name: str) -> list[JSON]:
+    answer = await kube.list(EVENTS, namespace, field_selector=f"involvedObject.name={name}")
+    return [
+        e
+        for e in answer.get("items") or []
+        if (e.get("involvedObject") or {}).get("kind") == "FlinkDeployment"
+    ]
+
+
+async def reasons(kube: Kube, namespace: str, name: str) -> dict[str, JSON]:
+    return {event["reason"]: event for event in await events_of(kube, namespace, name)}
+
+
+def pid_files(cluster_dir: Path) -> dict[Path, str]:
+    """The kubelet's record of container processes: pid file -> "<pid> <start time>"."""
+    found: dict[Path, str] = {}
+    for path in (cluster_dir / "kubelet" / "pods").glob("*/containers/*/*/pid"):
+        with contextlib.suppress(OSError):
+            found[path] = path.read_text().strip()
+    return found
+
+
+def process_alive(record: str) -> bool:
+    """Whether the process of a pid-file record ("<pid> <start time>") still runs (pid reuse told apart)."""
+    pid_text, _, started = record.partition(" ")
+    try:
+        fields = Path(f"/proc/{int(pid_text)}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return False
+    return not started or fields[19] == started
+
+
+def java_processes(marker: str) -> list[str]:
+    """Command lines of the JVMs whose ``-Dlog.file`` names a pod of the cluster ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "java":
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f"-{marker}-" in cmdline and "-Dlog.file=" in cmdline:
+            found.append(cmdline)
+    return found
+
+
+@dataclass
+class LogCapture:
+    """The operator's log events (rendered to stderr as usual, and kept for assertions)."""
+
+    entries: list[JSON] = field(default_factory=list)
+
+    def __call__(self, logger: Any, method: str, event_dict: JSON) -> JSON:
+        self.entries.append(dict(event_dict))
+        return event_dict
+
+    def messages(self, **match: str) -> list[str]:
+        return [
+            str(entry.get("event"))
+            for entry in self.entries
+            if all(entry.get(key) == value for key, value in match.items())
+        ]
+
+
+def capture_logs() -> LogCapture:
+    capture = LogCapture()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            capture,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+    return capture
