@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -56,12 +57,33 @@ class SandboxCluster:
     async def start(self) -> SandboxCluster:
         PodNetwork.check_available()
         self.directory.mkdir(parents=True, exist_ok=True)
+        await self._take_machine_lock()
         try:
             await self._start()
         except BaseException:
             await self.stop()
             raise
         return self
+
+    async def _take_machine_lock(self, timeout: float = 900.0) -> None:
+        """One sandbox cluster per machine: Service cluster IPs (10.96.0.0/12) are bound on the host,
+        so a second cluster would steal the first one's traffic. A second one waits its turn."""
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = asyncio.get_running_loop().time() + timeout
+        waited = False
+        while True:
+            try:
+                lock.bind("\0flinkop-sandbox-cluster")  # abstract: no file, released when the process dies
+                break
+            except OSError:
+                if asyncio.get_running_loop().time() > deadline:
+                    lock.close()
+                    raise RuntimeError("another sandbox cluster is running on this machine") from None
+                if not waited:
+                    log.info("waiting for another sandbox cluster on this machine to stop")
+                    waited = True
+                await asyncio.sleep(0.5)
+        self._stack.callback(lock.close)
 
     async def _start(self) -> None:
         stack = self._stack
