@@ -19,7 +19,7 @@ from typing import Any
 from flinkop.flink.resources import keys
 from flinkop.flink.resources.configmap import flink_config_map, flink_config_volume, pod_template_config_map
 from flinkop.flink.resources.context import RenderContext
-from flinkop.flink.resources.memory import container_resources, jobmanager_cpu, process_memory_mb
+from flinkop.flink.resources.jobmanager import jobmanager_pod
 from flinkop.flink.resources.naming import (
     KUBERNETES_JOB_MANAGER_SCRIPT,
     POD_TEMPLATE_DIR_IN_POD,
@@ -32,18 +32,9 @@ from flinkop.flink.resources.naming import (
 )
 from flinkop.flink.resources.options import ResourceRenderError
 from flinkop.flink.resources.pods import (
-    FlinkPod,
     build_deployment,
     container_entrypoint,
-    env_secrets,
-    init_main_container,
-    init_pod,
-    jobmanager_env,
-    jobmanager_image,
-    jobmanager_ports,
-    jobmanager_service_account,
     mount_flink_conf,
-    mount_secrets,
     mount_volume,
     owner_references_from_config,
 )
@@ -82,37 +73,9 @@ def jobmanager_deployment(ctx: RenderContext) -> dict[str, Any]:
     conf = ctx.conf
     selectors = jobmanager_selectors(ctx.name, ctx.mode)
     labels = {**conf.get_map(keys.JOB_MANAGER_LABELS), **selectors}
-    annotations = conf.get_map(keys.JOB_MANAGER_ANNOTATIONS)
 
-    flink_pod = FlinkPod.from_template(ctx.jobmanager_template)
-    image, pull_policy = jobmanager_image(flink_pod, conf, ctx.version)
-    init_pod(
-        flink_pod,
-        conf,
-        service_account=jobmanager_service_account(flink_pod, conf),
-        labels=labels,
-        annotations=annotations,
-        node_selector_key=keys.JOB_MANAGER_NODE_SELECTOR,
-        tolerations_key=keys.JOB_MANAGER_TOLERATIONS,
-        network=True,
-    )
-    resources = container_resources(
-        flink_pod.main.get("resources"),
-        memory_mb=process_memory_mb(conf, jobmanager=True),
-        memory_limit_factor=conf.get_float(keys.JOB_MANAGER_MEMORY_LIMIT_FACTOR, 1.0),
-        cpu=jobmanager_cpu(conf),
-        cpu_limit_factor=conf.get_float(keys.JOB_MANAGER_CPU_LIMIT_FACTOR, 1.0),
-    )
-    init_main_container(
-        flink_pod,
-        image=image,
-        image_pull_policy=pull_policy,
-        resources=resources,
-        ports=jobmanager_ports(conf),
-        env=jobmanager_env(conf),
-    )
-    env_secrets(flink_pod, conf)
-    mount_secrets(flink_pod, conf)
+    annotations = conf.get_map(keys.JOB_MANAGER_ANNOTATIONS)
+    flink_pod = jobmanager_pod(ctx, labels)
     flink_pod.main["command"] = [container_entrypoint(conf)]
     flink_pod.main["args"] = jobmanager_start_args(ctx)
     mount_flink_conf(flink_pod, conf, flink_config_volume(ctx.name, ctx.version, ctx.log_files))

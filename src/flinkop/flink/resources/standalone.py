@@ -15,9 +15,9 @@ from typing import Any
 from flinkop.flink.resources import keys
 from flinkop.flink.resources.configmap import flink_config_map, flink_config_volume
 from flinkop.flink.resources.context import RenderContext
+from flinkop.flink.resources.jobmanager import jobmanager_pod
 from flinkop.flink.resources.memory import (
     container_resources,
-    jobmanager_cpu,
     process_memory_mb,
     taskmanager_cpu,
 )
@@ -48,10 +48,6 @@ from flinkop.flink.resources.pods import (
     image_pull_policy_of,
     init_main_container,
     init_pod,
-    jobmanager_env,
-    jobmanager_image,
-    jobmanager_ports,
-    jobmanager_service_account,
     log_dir_env,
     mount_flink_conf,
     mount_secrets,
@@ -92,37 +88,9 @@ def jobmanager_deployment(ctx: RenderContext) -> dict[str, Any]:
     conf = ctx.conf
     selectors = jobmanager_selectors(ctx.name, ctx.mode)
     labels = {**selectors, **conf.get_map(keys.JOB_MANAGER_LABELS)}
-    annotations = conf.get_map(keys.JOB_MANAGER_ANNOTATIONS)
 
-    flink_pod = FlinkPod.from_template(ctx.jobmanager_template)
-    image, pull_policy = jobmanager_image(flink_pod, conf, ctx.version)
-    init_pod(
-        flink_pod,
-        conf,
-        service_account=jobmanager_service_account(flink_pod, conf),
-        labels=labels,
-        annotations=annotations,
-        node_selector_key=keys.JOB_MANAGER_NODE_SELECTOR,
-        tolerations_key=keys.JOB_MANAGER_TOLERATIONS,
-        network=True,
-    )
-    resources = container_resources(
-        flink_pod.main.get("resources"),
-        memory_mb=process_memory_mb(conf, jobmanager=True),
-        memory_limit_factor=conf.get_float(keys.JOB_MANAGER_MEMORY_LIMIT_FACTOR, 1.0),
-        cpu=jobmanager_cpu(conf),
-        cpu_limit_factor=conf.get_float(keys.JOB_MANAGER_CPU_LIMIT_FACTOR, 1.0),
-    )
-    init_main_container(
-        flink_pod,
-        image=image,
-        image_pull_policy=pull_policy,
-        resources=resources,
-        ports=jobmanager_ports(conf),
-        env=jobmanager_env(conf),
-    )
-    env_secrets(flink_pod, conf)
-    mount_secrets(flink_pod, conf)
+    annotations = conf.get_map(keys.JOB_MANAGER_ANNOTATIONS)
+    flink_pod = jobmanager_pod(ctx, labels)
     template_args = flink_pod.main.get("args")
     flink_pod.main["command"] = [container_entrypoint(conf)]
     flink_pod.main["args"] = jobmanager_args(ctx, template_args if isinstance(template_args, list) else [])
