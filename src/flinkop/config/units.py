@@ -213,3 +213,24 @@ def format_memory_size(size: int) -> str:
             break
         factor, label = unit_factor, labels[1]
     return f"{size // factor} {label}"
+
+
+# Kubernetes resource quantity suffixes (binary and decimal SI) and their multipliers.
+QUANTITY_MULTIPLIERS: dict[str, Decimal] = {
+    "": Decimal(1),
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+}

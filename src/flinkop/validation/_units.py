@@ -12,28 +12,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from flinkop.config.units import parse_memory_size
+from flinkop.config.units import QUANTITY_MULTIPLIERS, parse_memory_size
 
 # fabric8 Quantity: the characters that start the unit part, and the unit multipliers.
 _QUANTITY_UNIT_START = frozenset("eEinumkKMGTP")
-_QUANTITY_MULTIPLES: dict[str, Decimal] = {
-    "": Decimal(1),
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-}
+_QUANTITY_MULTIPLES = QUANTITY_MULTIPLIERS
 
 _JAVA_WHITESPACE = re.compile(r"[ \t\n\x0b\f\r]")  # Java regex \s
 

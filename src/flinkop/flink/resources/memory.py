@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from flinkop.api.common import JobManagerSpec, Resource, ResourceRequirements, TaskManagerSpec
 from flinkop.api.enums import FlinkVersion
+from flinkop.config.units import QUANTITY_MULTIPLIERS
 from flinkop.flink.resources import keys
 from flinkop.flink.resources.options import FlinkConf, ResourceRenderError
 
@@ -35,7 +36,7 @@ _FLINK_UNITS: Final[tuple[tuple[tuple[str, ...], int], ...]] = (
 )
 _MAX_LONG: Final = (1 << 63) - 1
 
-_BINARY_SUFFIXES: Final = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_BINARY_SUFFIXES: Final = {k: int(v) for k, v in QUANTITY_MULTIPLIERS.items() if k.endswith("i")}
 _DECIMAL_SUFFIXES: Final = {
     "n": Decimal("1e-9"),
     "u": Decimal("1e-6"),
