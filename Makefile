@@ -30,10 +30,13 @@ crds: setup
 
 bench: setup
 	$(PY) bench/run.py --output .bench/results.json
+	$(PY) bench/cluster_bench.py --output .bench/cluster.json
 
-# Today: the sandbox cluster (run as root: pods get network namespaces). The operator joins it in issue 5.
+# The sandbox cluster and the operator in one process (run as root: pods get network namespaces):
+# examples/basic.yaml to STABLE with its job RUNNING, then the kubectl commands and the Flink UI URL;
+# Ctrl-C deletes it and stops everything. Logs in .sandbox/demo/demo.log.
 demo: setup
-	$(PY) -m flinkop sandbox up --dir .sandbox/demo
+	$(PY) -m flinkop.demo --dir .sandbox/demo
 
 clean:
 	rm -rf $(VENV) .bench .sandbox build *.egg-info
