@@ -24,6 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     from flinkop.operator.cli import add_arguments as add_operator_arguments
 
     add_operator_arguments(commands.add_parser("operator", help="run the Flink operator against a cluster"))
+    from flinkop.demo import add_arguments as add_demo_arguments
+
+    add_demo_arguments(
+        commands.add_parser("demo", help="sandbox cluster + operator + examples/basic.yaml, until Ctrl-C")
+    )
     crds = commands.add_parser("crds", help="generate the CustomResourceDefinitions from the models")
     crds.add_argument("--output", help="directory to write the CRD YAMLs into (default: print them)")
     crds.add_argument("--check", action="store_true", help="exit 1 when the files in --output are stale")
@@ -42,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flinkop.operator.cli import run as run_operator
 
         return run_operator(args)
+    if args.command == "demo":
+        from flinkop.demo import run as run_demo
+
+        return run_demo(args)
     if args.command == "crds":
         from flinkop.api.crdgen import main as crdgen
 

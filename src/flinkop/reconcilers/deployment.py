@@ -2,6 +2,9 @@
 validate -> reconcile -> record, and the cleanup when the resource is deleted.
 
 1. The object comes from the informer cache; the status this process last wrote is put back on it.
+   A spec the models cannot read (an unknown enum value such as a ``flinkVersion`` no Flink has, a field of
+   the wrong type: a real API server's CRD schema rejects these, the sandbox's does not) is reported as an
+   invalid spec (``status.error`` and a ``ValidationError`` Warning) and skipped: nothing is deployed.
 2. Deleted (``deletionTimestamp``) with our finalizer: ``Cleanup`` event, lifecycle DELETING, observe once,
    delete the cluster, remove the finalizer. Otherwise the finalizer is added first.
 3. An unsupported ``flinkVersion``: ``UnsupportedFlinkVersion`` Warning, nothing else, no requeue.
@@ -23,6 +26,7 @@ import structlog
 from flinkop.api import (
     FlinkDeployment,
     FlinkDeploymentSpec,
+    FlinkDeploymentStatus,
     FlinkJobState,
     FlinkVersion,
     JobManagerDeploymentStatus,
@@ -40,6 +44,7 @@ from flinkop.reconcilers.context import JOBMANAGER_DEPLOYMENT, OPERATOR, Resourc
 from flinkop.reconcilers.diff import SpecDiff, spec_changed_message, spec_diff
 from flinkop.reconcilers.errors import (
     DeploymentFailedError,
+    ErrorLimits,
     StatusConflictError,
     UpgradeFailureError,
     ValidationError,
@@ -53,6 +58,7 @@ from flinkop.reconcilers.specs import (
     same_spec,
     update_reconciliation_metadata,
 )
+from flinkop.reconcilers.status import prepare_status
 from flinkop.reconcilers.upgrade import Action, Decision, Situation, decide, is_job_terminal
 from flinkop.runtime import Conflict, NotFound, Result, SkipObject
 from flinkop.validation import is_canary, validate_deployment
@@ -105,6 +111,7 @@ class FlinkDeploymentReconciler:
             try:
                 deployment = parse_flink_deployment(obj)
             except ResourceParseError as error:
+                await self._report_unreadable(key, obj, error)
                 raise SkipObject(str(error)) from None
             if is_canary(deployment):
                 log.debug("canary resource, not reconciled here")
@@ -116,6 +123,40 @@ class FlinkDeploymentReconciler:
                 return await self._cleanup(ctx)
             await self._ensure_finalizer(ctx)
             return await self._reconcile(ctx)
+
+    async def _report_unreadable(self, key: str, obj: JSON, error: ResourceParseError) -> None:
+        """An unreadable spec is an invalid one: a ``ValidationError`` Warning, and ``status.error`` (written
+        once; the object's status is otherwise kept)."""
+        what = "spec" if all(p.startswith("spec") for p in error.problems) else "FlinkDeployment"
+        message = f"Invalid {what}: " + "; ".join(error.problems)
+        log.error(f"Validation failed: {message}")
+        await self.services.events.record(obj, "Warning", "ValidationError", message, OPERATOR)
+        op = self.services.operator_config()
+        limits = ErrorLimits(
+            stacktrace_enabled=op.exception_stacktrace_enabled,
+            stacktrace_max_length=op.exception_stacktrace_max_length,
+            field_max_length=op.exception_field_max_length,
+            throwable_list_max_count=op.exception_throwable_list_max_count,
+        )
+        document = error_document(ValidationError(message), limits)
+        current: JSON = obj["status"] if isinstance(obj.get("status"), dict) else {}
+        if current.get("error") == document:
+            return
+        try:
+            status = FlinkDeploymentStatus.model_validate(current)
+        except ValueError:
+            return  # a status this process cannot read is left as it is: the event says what is wrong
+        status.error = document
+        meta = obj.get("metadata") or {}
+        patch = {"status": prepare_status(status, self.services.now())}
+        resource = self.services.statuses.resource
+        try:
+            await self.services.kube.patch(
+                resource, meta["name"], patch, meta.get("namespace"), subresource="status"
+            )
+        except NotFound:
+            return
+        self.services.statuses.forget(key)  # the status on the server is the truth from now on
 
     # -- finalizer -----------------------------------------------------------------------------------
     def _finalizers(self, ctx: ResourceContext) -> list[str]:
