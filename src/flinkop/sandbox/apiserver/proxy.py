@@ -3,6 +3,7 @@ pods/{name}/log streamed from the kubelet of the pod's node (as kube-apiserver d
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -81,7 +82,8 @@ class Proxy:
             )
             addresses = subset.get("addresses") or []
             if match is not None and addresses:
-                return scheme or "http", addresses[0]["ip"], int(match["port"])
+                # kube-apiserver picks a ready address at random for each proxied request
+                return scheme or "http", random.choice(addresses)["ip"], int(match["port"])
         raise ApiError(503, "ServiceUnavailable", f'no endpoints available for service "{name}"')
 
     def pod_target(self, namespace: str, name_port: str) -> tuple[str, str, int]:
