@@ -79,7 +79,12 @@ def on_disk(location: str) -> Path:
 
 # -- cluster -----------------------------------------------------------------------------------------------
 async def test_cluster_overview_and_config(rest: FlinkRestClient, flink_cluster: FlinkCluster) -> None:
-    overview = await rest.overview()
+    # A TaskManager is listed as soon as it registers; its slots are reported a moment later.
+    for _ in range(100):
+        overview = await rest.overview()
+        if overview.slots_total:
+            break
+        await asyncio.sleep(0.1)
     assert overview.taskmanagers == 1 and overview.slots_total == 4
     assert overview.flink_version == "2.3.0"
 
