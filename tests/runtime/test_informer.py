@@ -8,7 +8,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from flinkop.runtime.cache import BY_NAMESPACE, by_label, object_key
-from flinkop.runtime.informer import Handler, SharedInformer
+from flinkop.runtime.informer import Handler, SharedInformer, drop_managed_fields
 from flinkop.runtime.kube import Kube, Resource
 from flinkop.sandbox.apiserver.server import SandboxApiServer
 from tests.conftest import widget
@@ -90,7 +90,8 @@ async def test_store_converges_through_dropped_watches_and_compaction(
     try:
         await asyncio.gather(*(churn(i) for i in range(1000)))
         listed = await kube.list(WIDGETS, "default")
-        expected = {object_key(o): o for o in listed["items"]}
+        # The cache holds objects through its transform (managedFields dropped by default).
+        expected = {object_key(o): drop_managed_fields(o) for o in listed["items"]}
         assert len(expected) == 1000 - 334
 
         def converged() -> None:
@@ -161,3 +162,23 @@ async def test_handler_errors_and_api_faults_do_not_stop_the_informer(
         await _eventually(lambda: _assert_equal("after" in seen, True))
     finally:
         await informer.stop()
+
+
+async def test_the_default_transform_drops_managed_fields_and_can_be_turned_off(
+    apiserver: SandboxApiServer, api: client.ApiClient
+) -> None:
+    kube = Kube(api)
+    await kube.create(CONFIGMAPS, {"metadata": {"name": "cfg", "namespace": "default"}, "data": {"a": "b"}})
+    assert (await kube.get(CONFIGMAPS, "cfg", "default"))["metadata"]["managedFields"]
+    lean = SharedInformer(kube, CONFIGMAPS, ["default"])
+    full = SharedInformer(kube, CONFIGMAPS, ["default"], transform=None)
+    for informer in (lean, full):
+        informer.start()
+    try:
+        assert await lean.wait_for_sync(10) and await full.wait_for_sync(10)
+        assert "managedFields" not in lean.cache.get("default/cfg")["metadata"]  # type: ignore[index]
+        assert full.cache.get("default/cfg")["metadata"]["managedFields"]  # type: ignore[index]
+        assert lean.cache.get("default/cfg")["data"] == {"a": "b"}  # type: ignore[index]
+    finally:
+        await lean.stop()
+        await full.stop()

@@ -22,6 +22,15 @@ ALL_NAMESPACES = ""
 log = structlog.get_logger("flinkop.runtime.informer")
 
 
+def drop_managed_fields(obj: JSON) -> JSON:
+    """The default cache transform (client-go's SetTransform): managedFields are server-side apply
+    bookkeeping no controller reads, and a third of a cached object's memory."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+    return obj
+
+
 @dataclass
 class Handler:
     """Callbacks for cache changes; any may be None. They run synchronously and must be cheap
@@ -74,8 +83,10 @@ class SharedInformer:
         watch_timeout: tuple[int, int] = (300, 600),
         page_size: int = 500,
         indexers: dict[str, IndexFunc] | None = None,
+        transform: Callable[[JSON], JSON] | None = drop_managed_fields,
     ) -> None:
         self.kube = kube
+        self.transform = transform
         self.resource = resource
         self.label_selector = label_selector
         self.field_selector = field_selector
@@ -270,6 +281,8 @@ class SharedInformer:
         """Make the cache equal the list for this scope, telling handlers what changed."""
         seen = set()
         for item in items:
+            if self.transform is not None:
+                item = self.transform(item)
             item.setdefault("apiVersion", self.resource.api_version)
             if self.resource.kind:
                 item.setdefault("kind", self.resource.kind)
@@ -298,6 +311,8 @@ class SharedInformer:
         if not isinstance(obj.get("metadata"), dict) or "name" not in obj["metadata"]:
             self.log.warning("skipping malformed watch event", event_type=kind)
             return rv
+        if self.transform is not None:
+            obj = self.transform(obj)
         key = object_key(obj)
         old = self.cache.get(key)
         if kind in ("ADDED", "MODIFIED"):
