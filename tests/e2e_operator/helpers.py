@@ -4,7 +4,6 @@ events, the sandbox's pod processes, and log capture."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import time
 from collections.abc import Awaitable, Callable
@@ -15,6 +14,8 @@ from typing import Any, TypeVar
 import structlog
 import yaml
 
+from flinkop.demo import container_processes
+from flinkop.demo import process_alive as process_alive
 from flinkop.operator.app import FLINK_DEPLOYMENTS
 from flinkop.runtime import Kube, NotFound, Resource
 
@@ -144,23 +145,8 @@ async def reasons(kube: Kube, namespace: str, name: str) -> dict[str, JSON]:
     return {event["reason"]: event for event in await events_of(kube, namespace, name)}
 
 
-def pid_files(cluster_dir: Path) -> dict[Path, str]:
-    """The kubelet's record of container processes: pid file -> "<pid> <start time>"."""
-    found: dict[Path, str] = {}
-    for path in (cluster_dir / "kubelet" / "pods").glob("*/containers/*/*/pid"):
-        with contextlib.suppress(OSError):
-            found[path] = path.read_text().strip()
-    return found
-
-
-def process_alive(record: str) -> bool:
-    """Whether the process of a pid-file record ("<pid> <start time>") still runs (pid reuse told apart)."""
-    pid_text, _, started = record.partition(" ")
-    try:
-        fields = Path(f"/proc/{int(pid_text)}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, ValueError, IndexError):
-        return False
-    return not started or fields[19] == started
+# The demo already knows how to read the kubelet's process records; tests use the same code.
+pid_files = container_processes
 
 
 def java_processes(marker: str) -> list[str]:
