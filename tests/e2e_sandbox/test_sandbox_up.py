@@ -17,6 +17,8 @@ import aiohttp
 import pytest
 import yaml
 
+from tests.processes import processes_matching
+
 pytestmark = pytest.mark.slow
 
 PORT = 8123  # unique to this test, to find its processes in the OS process table
@@ -53,20 +55,6 @@ spec:
   containers:
   - {name: main, image: "python:3.11", command: [python3, -c, "print('crashing'); raise SystemExit(3)"]}
 """
-
-
-def _processes(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 class Cluster:
@@ -138,8 +126,8 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         await asyncio.wait_for(proc.wait(), 60)
     await drain
     assert proc.returncode == 0, "".join(lines)
-    assert _processes(str(directory)) == [], "processes of the sandbox are left behind"
-    assert _processes(f"http.server {PORT}") == []
+    assert processes_matching(str(directory)) == [], "processes of the sandbox are left behind"
+    assert processes_matching(f"http.server {PORT}") == []
     netns = await asyncio.create_subprocess_exec("ip", "netns", "list", stdout=asyncio.subprocess.PIPE)
     out, _ = await netns.communicate()
     assert "fkp-" not in out.decode()
@@ -168,7 +156,7 @@ async def test_sandbox_up_runs_a_plain_deployment(cluster: Cluster) -> None:
     assert all(p["status"]["phase"] == "Running" for p in pods)
     table = await cluster.kubectl("get", "pods", "-l", "app=web")
     assert table.count("1/1") == 2 and table.count("Running") == 2
-    assert len(_processes(f"http.server {PORT}")) >= 2  # real processes
+    assert len(processes_matching(f"http.server {PORT}")) >= 2  # real processes
 
     async def served() -> bool:
         logs = await cluster.kubectl("logs", pods[0]["metadata"]["name"], check=False)
@@ -227,6 +215,6 @@ async def test_sandbox_up_runs_a_plain_deployment(cluster: Cluster) -> None:
     await cluster.kubectl("delete", "pod", "crasher", "--wait=true", "--timeout=60s")
 
     async def no_processes() -> bool:
-        return _processes(f"http.server {PORT}") == []
+        return processes_matching(f"http.server {PORT}") == []
 
     await cluster.until(no_processes, 60, "web processes to end")

@@ -23,6 +23,7 @@ from flinkop.sandbox.images import ImageRegistry
 from flinkop.sandbox.kubelet.config import KubeletConfig
 from flinkop.sandbox.kubelet.kubelet import Kubelet
 from flinkop.sandbox.network import PodNetwork, ServiceProxy
+from tests.processes import processes_matching as processes_matching
 
 JSON = dict[str, Any]
 PODS = Resource("", "v1", "pods", kind="Pod")
@@ -182,18 +183,3 @@ async def pod_logs(cluster: Cluster, name: str, *args: str) -> str:
     code, out, err = await kubectl(cluster, "logs", name, *args)
     assert code == 0, f"kubectl logs {name} failed: {err}"
     return out
-
-
-def processes_matching(marker: str) -> list[int]:
-    """Pids (from the OS process table) whose command line contains `marker`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline:
-            found.append(int(entry.name))
-    return found

@@ -1,0 +1,20 @@
+"""The OS process table, for tests that prove no process is left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def processes_matching(marker: str) -> list[int]:
+    """Pids whose command line contains `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(int(entry.name))
+    return found
