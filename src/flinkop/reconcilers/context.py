@@ -54,6 +54,7 @@ class Services:
     operator_config: Callable[[], OperatorConfig]  # the configuration in force (it may be reloaded)
     now: Callable[[], datetime] = _utcnow
     poll_interval: float = 0.5  # how often blocking deletions look again
+    snapshot_crd_installed: bool = True  # FlinkStateSnapshot CRD found at start (else legacy tracking)
 
 
 @dataclass

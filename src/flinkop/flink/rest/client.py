@@ -396,6 +396,29 @@ class FlinkRestClient:
         )
         return TriggerResponse.model_validate(answer).request_id
 
+    async def dispose_savepoint(self, savepoint_path: str, *, timeout: float | None = None) -> str:
+        """POST /savepoint-disposal: delete a savepoint's data through the cluster's file systems; the
+        trigger id for `disposal_status`."""
+        answer = await self.request(
+            "POST", "/savepoint-disposal", body={"savepoint-path": savepoint_path}, timeout=timeout
+        )
+        return TriggerResponse.model_validate(answer).request_id
+
+    async def disposal_status(self, trigger_id: str, *, timeout: float | None = None) -> OperationStatus:
+        answer = await self._get(f"/savepoint-disposal/{_id(trigger_id)}", timeout, trigger_id=trigger_id)
+        return OperationStatus.model_validate(answer)
+
+    async def wait_for_disposal(
+        self, trigger_id: str, *, timeout: float = 60.0, interval: float = 0.2
+    ) -> OperationStatus:
+        """Poll a savepoint disposal until done; OperationFailed if it failed."""
+        return await wait_for_operation(
+            lambda: self.disposal_status(trigger_id),
+            timeout=timeout,
+            interval=interval,
+            what=f"savepoint disposal {trigger_id}",
+        )
+
     # -- waiting -----------------------------------------------------------------------------------------
     async def wait_for_savepoint(
         self, job_id: str, trigger_id: str, *, timeout: float = 120.0, interval: float = 0.2
