@@ -12,7 +12,6 @@ from flinkop.reconcilers.upgrade import (
     Action,
     Situation,
     decide,
-    effective_upgrade_mode,
     first_deployment_upgrade_mode,
     should_recover,
 )
@@ -49,7 +48,7 @@ def test_nothing_changed_is_nothing_to_do() -> None:
     assert decision.action == Action.NONE and not decision.spec_changed
 
 
-@pytest.mark.parametrize("diff", [DiffType.SCALE, DiffType.UPGRADE, DiffType.SAVEPOINT_REDEPLOY])
+@pytest.mark.parametrize("diff", [DiffType.SCALE, DiffType.UPGRADE])
 def test_a_change_of_a_running_job_stops_it_for_the_upgrade(diff: DiffType) -> None:
     decision = decide(situation(diff_type=diff, spec_equals_deployed=False))
     assert decision.action == Action.STOP
@@ -101,14 +100,30 @@ def test_a_session_cluster_change_redeploys_it() -> None:
     assert decide(s).action == Action.NONE
 
 
-def test_savepoint_and_last_state_are_stateless_for_now() -> None:
-    assert effective_upgrade_mode(UpgradeMode.SAVEPOINT) == UpgradeMode.STATELESS
-    assert effective_upgrade_mode(UpgradeMode.LAST_STATE) == UpgradeMode.STATELESS
-    assert effective_upgrade_mode(UpgradeMode.STATELESS) == UpgradeMode.STATELESS
-    decision = decide(
-        situation(diff_type=DiffType.UPGRADE, spec_equals_deployed=False, upgrade_mode=UpgradeMode.SAVEPOINT)
+def test_stateful_modes_are_carried_to_the_stop() -> None:
+    for mode in UpgradeMode.SAVEPOINT, UpgradeMode.LAST_STATE, UpgradeMode.STATELESS:
+        decision = decide(
+            situation(diff_type=DiffType.UPGRADE, spec_equals_deployed=False, upgrade_mode=mode)
+        )
+        assert (decision.action, decision.upgrade_mode) == (Action.STOP, mode)
+
+
+def test_a_savepoint_redeploy_nonce_redeploys_from_the_initial_savepoint() -> None:
+    s = situation(diff_type=DiffType.SAVEPOINT_REDEPLOY, spec_equals_deployed=False)
+    assert decide(s).action == Action.SAVEPOINT_REDEPLOY
+
+
+def test_a_rollback_under_way_is_carried_on() -> None:
+    s = situation(reconciliation_state=ReconciliationState.ROLLING_BACK, jm_status=JM.MISSING)
+    assert decide(s).action == Action.ROLLBACK
+
+
+def test_a_lost_jobmanager_of_a_stateful_job_is_recovered_only_with_ha() -> None:
+    lost = situation(
+        jm_status=JM.MISSING, job_state=FlinkJobState.RECONCILING, upgrade_mode=UpgradeMode.SAVEPOINT
     )
-    assert decision.upgrade_mode == UpgradeMode.STATELESS
+    assert decide(lost).action == Action.NONE
+    assert decide(dataclasses.replace(lost, ha_enabled=True)).action == Action.RECOVER
 
 
 def test_first_deployment_upgrade_mode() -> None:

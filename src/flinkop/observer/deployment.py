@@ -18,8 +18,8 @@ from flinkop.observer.jobmanager import current_jm_deployment, observe_jobmanage
 from flinkop.reconcilers.context import ResourceContext
 from flinkop.reconcilers.specs import (
     clear_if_first_deployment,
+    deployed_spec,
     is_stable,
-    last_reconciled_spec,
     mark_already_upgraded,
 )
 
@@ -76,7 +76,7 @@ async def observe(ctx: ResourceContext) -> None:
     if not await ready_to_observe(ctx):
         return
     status = ctx.deployment.status
-    deployed = last_reconciled_spec(status)
+    deployed = deployed_spec(status)  # after a rollback: the stable spec that runs
     conf = ctx.cluster_config(deployed if deployed is not None else ctx.deployment.spec)
     if status.job_manager_deployment_status != READY:
         await observe_jobmanager(ctx, conf)

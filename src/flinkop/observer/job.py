@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flinkop.api import FlinkDeploymentStatus, FlinkJobState, JobState, ReconciliationState
 from flinkop.flink.rest import FlinkClientError, FlinkUnreachable, JobSummary
+from flinkop.observer.checkpoints import observe_terminal_job_snapshot
 from flinkop.reconcilers.context import JOB, ResourceContext
 from flinkop.reconcilers.errors import JobFailure, error_document
 from flinkop.reconcilers.specs import check_and_update_stable_spec, last_reconciled_spec, mark_job_suspended
@@ -113,6 +114,8 @@ async def observe_job(ctx: ResourceContext) -> tuple[bool, bool]:
         if change.current == FlinkJobState.FAILED:
             await _record_failure(ctx, job.jid)
         await ctx.event("Normal", "JobStatusChanged", change.message, JOB)
+    if is_job_terminal(job_status.state):
+        await observe_terminal_job_snapshot(ctx, deployed_config(ctx), job.jid)
     check_and_update_stable_spec(status)
     return True, False
 

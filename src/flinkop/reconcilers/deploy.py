@@ -121,12 +121,25 @@ async def _scale_jobmanager_to_zero(
     log.warning("JobManager pods still running after scaling to zero", namespace=namespace, name=name)
 
 
-async def delete_ha_data(kube: Kube, namespace: str, name: str) -> int:
-    """Delete the cluster's Kubernetes HA ConfigMaps; returns how many."""
+async def ha_configmaps(kube: Kube, namespace: str, name: str) -> list[JSON]:
     selector = f"{LABEL_APP}={name},{LABEL_CONFIGMAP_TYPE}={CONFIGMAP_TYPE_HIGH_AVAILABILITY}"
     found = await kube.list(CONFIGMAPS, namespace, label_selector=selector)
+    return list(found.get("items") or [])
+
+
+async def ha_metadata_available(kube: Kube, namespace: str, name: str) -> bool:
+    """True when the cluster's Kubernetes HA ConfigMaps hold a job's checkpoint pointer, i.e. a new
+    JobManager with the same job id restores from them."""
+    for item in await ha_configmaps(kube, namespace, name):
+        if any(key.startswith("checkpointID-") for key in (item.get("data") or {})):
+            return True
+    return False
+
+
+async def delete_ha_data(kube: Kube, namespace: str, name: str) -> int:
+    """Delete the cluster's Kubernetes HA ConfigMaps; returns how many."""
     deleted = 0
-    for item in found.get("items") or []:
+    for item in await ha_configmaps(kube, namespace, name):
         try:
             await kube.delete(CONFIGMAPS, item["metadata"]["name"], namespace)
             deleted += 1
@@ -180,5 +193,7 @@ __all__ = [
     "delete_cluster",
     "delete_ha_data",
     "deploy_objects",
+    "ha_configmaps",
+    "ha_metadata_available",
     "resource_of",
 ]

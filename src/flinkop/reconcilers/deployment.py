@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -31,15 +31,17 @@ from flinkop.api import (
     FlinkVersion,
     JobManagerDeploymentStatus,
     ReconciledSpecError,
+    ReconciliationState,
     ResourceLifecycleState,
     ResourceParseError,
+    SnapshotTriggerType,
     UpgradeMode,
     parse_flink_deployment,
 )
 from flinkop.flink.resources import is_ha_enabled
 from flinkop.flink.resources.options import FlinkConf
 from flinkop.observer import observe
-from flinkop.reconcilers import actions
+from flinkop.reconcilers import actions, stateful
 from flinkop.reconcilers.context import JOBMANAGER_DEPLOYMENT, OPERATOR, ResourceContext, Services
 from flinkop.reconcilers.diff import SpecDiff, spec_changed_message, spec_diff
 from flinkop.reconcilers.errors import (
@@ -50,6 +52,7 @@ from flinkop.reconcilers.errors import (
     ValidationError,
     error_document,
 )
+from flinkop.reconcilers.rollback import should_rollback
 from flinkop.reconcilers.schedule import Intervals, reschedule_after
 from flinkop.reconcilers.specs import (
     is_before_first_deployment,
@@ -85,12 +88,41 @@ def flat_defaults(ctx: ResourceContext) -> dict[str, str]:
     return {key: ";".join(value) if isinstance(value, list) else value for key, value in scoped.raw.items()}
 
 
+class SnapshotManager(Protocol):
+    """The savepoint manager as the reconciler calls it (:class:`flinkop.savepoints.SavepointManager`)."""
+
+    async def observe(self, ctx: ResourceContext) -> None: ...
+
+    async def trigger(self, ctx: ResourceContext) -> bool: ...
+
+    def forget(self, uid: str) -> None: ...
+
+
+class NoSnapshots:
+    """No savepoint manager: no manual or periodic snapshots (upgrade savepoints still happen)."""
+
+    async def observe(self, ctx: ResourceContext) -> None:
+        return None
+
+    async def trigger(self, ctx: ResourceContext) -> bool:
+        return False
+
+    def forget(self, uid: str) -> None:
+        return None
+
+
 class FlinkDeploymentReconciler:
     """The reconcile function of the FlinkDeployment controller (``reconcile(key)``)."""
 
-    def __init__(self, services: Services, lookup: Callable[[str], JSON | None]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        lookup: Callable[[str], JSON | None],
+        savepoints: SnapshotManager | None = None,
+    ) -> None:
         self.services = services
         self.lookup = lookup
+        self.savepoints: SnapshotManager = savepoints if savepoints is not None else NoSnapshots()
         self._spec_change_events: dict[str, tuple[str, int | None]] = {}  # key -> (uid, generation) announced
         self.on_forget: list[Callable[[str], None]] = []
 
@@ -212,7 +244,7 @@ class FlinkDeploymentReconciler:
                 await observe(ctx)
             except Exception as error:
                 ctx.log.error("Error while observing for cleanup", error=repr(error))
-        await actions.cleanup(ctx)
+        await stateful.cleanup(ctx)
         try:
             await self._patch_finalizers(ctx, [f for f in self._finalizers(ctx) if f != FINALIZER])
         except NotFound:
@@ -230,13 +262,15 @@ class FlinkDeploymentReconciler:
         if unsupported is not None:
             await ctx.event("Warning", "UnsupportedFlinkVersion", unsupported, OPERATOR)
             return None
+        done = True
         try:
             await observe(ctx)
+            await self._observe_snapshots(ctx)
             if not await self._validate(ctx):
                 await ctx.record_status()
                 return None
             await ctx.record_status()
-            await self._reconcile_spec(ctx)
+            done = await self._reconcile_spec(ctx)
         except UpgradeFailureError as error:
             ctx.log.error("Error while upgrading Flink Deployment", error=error.message)
             status.error = error_document(error, ctx.error_limits)
@@ -259,8 +293,20 @@ class FlinkDeploymentReconciler:
         ctx.log.debug("End of reconciliation")
         await ctx.record_status()
         op = ctx.base_config
+        if not done:
+            return Result(requeue_after=op.progress_check_interval)
         intervals = Intervals(op.reconcile_interval, op.progress_check_interval, op.rest_ready_delay)
         return Result(requeue_after=reschedule_after(status, previous_state, intervals))
+
+    async def _observe_snapshots(self, ctx: ResourceContext) -> None:
+        """The savepoint manager's part of observing: pending snapshots, history retention."""
+        status = ctx.deployment.status
+        if (
+            ctx.deployment.spec.job is not None
+            and status.job_manager_deployment_status == JobManagerDeploymentStatus.READY
+            and status.reconciliation_status.last_reconciled_spec is not None
+        ):
+            await self.savepoints.observe(ctx)
 
     async def _record_error(self, ctx: ResourceContext, error: Exception) -> None:
         """``updateErrorStatus``: the last written status plus the error."""
@@ -326,7 +372,8 @@ class FlinkDeploymentReconciler:
         self._spec_change_events[ctx.key] = marker
         await ctx.event("Normal", "SpecChanged", spec_changed_message(diff), JOBMANAGER_DEPLOYMENT)
 
-    async def _reconcile_spec(self, ctx: ResourceContext) -> None:
+    async def _reconcile_spec(self, ctx: ResourceContext) -> bool:
+        """False when the reconcile has to wait (look again at the progress-check interval)."""
         status = ctx.deployment.status
         last = None if is_before_first_deployment(status) else last_reconciled_spec(status)
         diff = spec_diff(last, ctx.deployment.spec) if last is not None else SpecDiff(())
@@ -334,30 +381,67 @@ class FlinkDeploymentReconciler:
         ctx.log.debug("decision", action=decision.action.value, diff=str(diff) or None)
         if decision.spec_changed and decision.action != Action.RECORD_DEPLOYED:
             await self._announce_spec_change(ctx, diff)
+            if self._snapshot_pending(ctx):
+                ctx.log.info("Delaying job upgrade until the pending savepoint/checkpoint completes")
+                return False
         if not decision.spec_changed and decision.action != Action.FIRST_DEPLOY:
             update_reconciliation_metadata(ctx.deployment)
-        await self._act(ctx, decision)
+        return await self._act(ctx, decision)
 
-    async def _act(self, ctx: ResourceContext, decision: Decision) -> None:
+    @staticmethod
+    def _snapshot_pending(ctx: ResourceContext) -> bool:
+        """A manual or periodic snapshot in flight holds an upgrade back (unless configured not to)."""
+        if ctx.operator.upgrade_ignore_pending_savepoint:
+            return False
+        job_status = ctx.deployment.status.job_status
+        savepoint = job_status.savepoint_info
+        pending_savepoint = (
+            bool(savepoint.trigger_id) and savepoint.trigger_type != SnapshotTriggerType.UPGRADE
+        )
+        return pending_savepoint or bool(job_status.checkpoint_info.trigger_id)
+
+    async def _act(self, ctx: ResourceContext, decision: Decision) -> bool:
+        """Carry out the decision; False when it has to wait (look again at the progress-check interval)."""
         action = decision.action
         if action == Action.FIRST_DEPLOY:
             await actions.first_deploy(ctx)
         elif action == Action.RECORD_DEPLOYED:
             await actions.record_deployed(ctx)
         elif action in (Action.STOP, Action.SUSPEND):
-            await actions.stop_job(ctx, decision)
+            return await stateful.stop_job(ctx)
         elif action == Action.RESTORE:
-            await actions.restore_job(ctx)
+            await stateful.restore_job(ctx)
         elif action == Action.REDEPLOY:
             await actions.redeploy_session(ctx)
+        elif action == Action.SAVEPOINT_REDEPLOY:
+            await stateful.savepoint_redeploy(ctx)
+        elif action == Action.ROLLBACK:
+            await stateful.rollback(ctx)
         elif action == Action.RECOVER:
-            await actions.recover(ctx)
+            await stateful.recover(ctx)
         elif action == Action.RESTART_FAILED:
-            await actions.restart_failed(ctx)
+            await stateful.restart_failed(ctx)
         elif action == Action.DELETE_TERMINAL_JM:
             await actions.delete_terminal_jobmanager(ctx)
         elif not is_before_first_deployment(ctx.deployment.status):
-            ctx.log.info(NOTHING_TO_DO)
+            if not await self._snapshots_and_rollback(ctx):
+                ctx.log.info(NOTHING_TO_DO)
+        return True
+
+    async def _snapshots_and_rollback(self, ctx: ResourceContext) -> bool:
+        """Nothing to reconcile in the spec: a rollback when the new spec did not become ready in time,
+        else the savepoint manager's manual and periodic snapshots. True when something was done."""
+        if await should_rollback(ctx):
+            await stateful.rollback(ctx)
+            return True
+        status = ctx.deployment.status
+        if (
+            ctx.deployment.spec.job is not None
+            and status.reconciliation_status.state == ReconciliationState.DEPLOYED
+            and status.job_status.state == FlinkJobState.RUNNING
+        ):
+            return await self.savepoints.trigger(ctx)
+        return False
 
 
 __all__ = ["FINALIZER", "NOTHING_TO_DO", "FlinkDeploymentReconciler", "unsupported_version_message"]

@@ -17,8 +17,10 @@ no spec change              RESTART_FAILED (job.restart.failed), RECOVER     REC
                             else NONE
 ==========================  ===============================================  ============================
 
-Upgrade modes: only ``stateless`` is implemented; ``savepoint`` and ``last-state`` are carried out as
-``stateless`` for now (:func:`effective_upgrade_mode`), the stateful upgrade issue lifts this.
+How a running job is stopped and where its successor restores from depends on the upgrade mode and on
+what can be done right now: :mod:`.upgrade_modes`. A ``savepointRedeployNonce`` change (SAVEPOINT_REDEPLOY)
+redeploys from ``initialSavepointPath``; a reconcile that finds a rollback under way (ROLLING_BACK) carries
+it on; whether a rollback starts is :mod:`.rollback`'s decision.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from flinkop.reconcilers.diff import DiffType
 GLOBALLY_TERMINAL_JOB_STATES = frozenset(
     {FlinkJobState.FAILED, FlinkJobState.CANCELED, FlinkJobState.FINISHED}
 )
-SUPPORTED_UPGRADE_MODES = frozenset({UpgradeMode.STATELESS})
 
 
 class Action(StrEnum):
@@ -52,6 +53,8 @@ class Action(StrEnum):
     RECOVER = "recover"  # the JobManager Deployment is gone: deploy the deployed spec again
     RESTART_FAILED = "restart-failed"  # job.restart.failed: delete the failed cluster and resubmit
     DELETE_TERMINAL_JM = "delete-terminal-jm"  # jm-deployment.shutdown-ttl passed for a finished job
+    SAVEPOINT_REDEPLOY = "savepoint-redeploy"  # savepointRedeployNonce: redeploy from initialSavepointPath
+    ROLLBACK = "rollback"  # deploy lastStableSpec (started, or found under way)
 
 
 @dataclass(frozen=True)
@@ -85,11 +88,6 @@ class Decision:
         return self.action != Action.NONE
 
 
-def effective_upgrade_mode(requested: UpgradeMode) -> UpgradeMode:
-    """The mode an upgrade is carried out with: stateless until stateful upgrades exist."""
-    return requested if requested in SUPPORTED_UPGRADE_MODES else UpgradeMode.STATELESS
-
-
 def first_deployment_upgrade_mode(initial_savepoint_path: str | None) -> UpgradeMode:
     """Recorded in lastReconciledSpec at the first deployment: savepoint when starting from one."""
     return UpgradeMode.SAVEPOINT if initial_savepoint_path else UpgradeMode.STATELESS
@@ -111,7 +109,7 @@ def should_recover(s: Situation) -> bool:
         return True
     if s.deployed_job_state != JobState.RUNNING or is_job_terminal(s.job_state):
         return False
-    return s.ha_enabled or effective_upgrade_mode(s.upgrade_mode) == UpgradeMode.STATELESS
+    return s.ha_enabled or s.upgrade_mode == UpgradeMode.STATELESS
 
 
 def decide(s: Situation) -> Decision:
@@ -130,7 +128,9 @@ def decide(s: Situation) -> Decision:
             return Decision(Action.RECORD_DEPLOYED, spec_changed=True)
         if not s.application:
             return Decision(Action.REDEPLOY, spec_changed=True)
-        mode = effective_upgrade_mode(s.upgrade_mode)
+        if s.diff_type == DiffType.SAVEPOINT_REDEPLOY:
+            return Decision(Action.SAVEPOINT_REDEPLOY, spec_changed=True, upgrade_mode=UpgradeMode.SAVEPOINT)
+        mode = s.upgrade_mode
         if s.deployed_job_state == JobState.RUNNING:
             action = Action.SUSPEND if s.desired_job_state == JobState.SUSPENDED else Action.STOP
             return Decision(action, spec_changed=True, upgrade_mode=mode)
@@ -138,6 +138,8 @@ def decide(s: Situation) -> Decision:
             return Decision(Action.RESTORE, spec_changed=True, upgrade_mode=mode)
         return Decision(Action.RECORD_DEPLOYED, spec_changed=True)
 
+    if s.reconciliation_state == ReconciliationState.ROLLING_BACK:
+        return Decision(Action.ROLLBACK)
     if s.application and s.job_state == FlinkJobState.FAILED and s.restart_failed_enabled:
         return Decision(Action.RESTART_FAILED)
     if should_recover(s):
@@ -154,12 +156,10 @@ def decide(s: Situation) -> Decision:
 
 __all__ = [
     "GLOBALLY_TERMINAL_JOB_STATES",
-    "SUPPORTED_UPGRADE_MODES",
     "Action",
     "Decision",
     "Situation",
     "decide",
-    "effective_upgrade_mode",
     "first_deployment_upgrade_mode",
     "is_job_terminal",
     "is_spec_changed",
