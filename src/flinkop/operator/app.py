@@ -5,6 +5,10 @@ Informers: FlinkDeployments in the watched namespaces (``kubernetes.operator.lab
 the JobManager Deployments (``component=jobmanager``), whose changes reconcile their FlinkDeployment owner.
 ``kubernetes.operator.reconcile.parallelism`` workers reconcile keys; a failed reconcile is retried with
 ``kubernetes.operator.retry.*``. The operator's own status writes do not trigger reconciles.
+
+Snapshot-resource mode (``kubernetes.operator.snapshot.resource.enabled`` and the FlinkStateSnapshot CRD
+installed, checked once at start): an informer on FlinkStateSnapshots and the "flinkstatesnapshot"
+controller. Without the CRD the controller is not registered and snapshots are tracked in the status.
 """
 
 from __future__ import annotations
@@ -28,15 +32,19 @@ from flinkop.reconcilers.deploy import DEPLOYMENTS
 from flinkop.reconcilers.deployment import FlinkDeploymentReconciler
 from flinkop.reconcilers.status import StatusRecorder
 from flinkop.runtime import (
+    ApiError,
     Controller,
     EventRecorder,
     Kube,
     LeaderElectionConfig,
     Manager,
     Resource,
+    SharedInformer,
     object_key,
 )
 from flinkop.runtime.client import in_cluster as running_in_cluster
+from flinkop.snapshots.controller import FlinkStateSnapshotReconciler
+from flinkop.snapshots.resources import FLINK_STATE_SNAPSHOTS
 
 JSON = dict[str, Any]
 log = structlog.get_logger("flinkop.operator")
@@ -48,6 +56,18 @@ UNBOUNDED_WORKERS = 256  # reconcile.parallelism -1
 
 def worker_count(parallelism: int) -> int:
     return UNBOUNDED_WORKERS if parallelism < 0 else max(1, parallelism)
+
+
+async def snapshot_crd_installed(kube: Kube) -> bool:
+    """Whether the API server serves FlinkStateSnapshots (discovery of ``flink.apache.org/v1beta1``)."""
+    res = FLINK_STATE_SNAPSHOTS
+    try:
+        discovery = await kube.request("GET", f"/apis/{res.group}/{res.version}")
+    except ApiError as error:
+        if error.status != 404:
+            log.warning("API discovery failed, FlinkStateSnapshot CRD taken as missing", error=repr(error))
+        return False
+    return any(r.get("name") == res.plural for r in discovery.get("resources") or [])
 
 
 def leader_election(config: OperatorConfig, namespace: str) -> LeaderElectionConfig | None:
@@ -122,7 +142,37 @@ class Operator:
         self.controller.watch(self.deployments, self._deployment_keys)
         self.controller.owns(self.jobmanagers, FlinkDeployment.KIND, GROUP)
         self.manager.add(self.controller)
+        self.snapshots: SharedInformer | None = None  # set by start() in snapshot-resource mode
+        self.snapshot_controller: Controller | None = None
         self._watcher_task: asyncio.Task[None] | None = None
+
+    async def _setup_snapshots(self, watched: Iterable[str]) -> None:
+        """The FlinkStateSnapshot informer and controller, when snapshot-resource mode is on (checked once:
+        before the manager starts, which waits for every informer's cache)."""
+        if self.snapshot_controller is not None:
+            return
+        installed = await snapshot_crd_installed(self.kube)
+        self.services.snapshot_crd_installed = installed
+        if not self.config.snapshot_resource_enabled:
+            return
+        if not installed:
+            log.warning(
+                "FlinkStateSnapshot CRD is not installed: snapshots are tracked in the resource status "
+                "(legacy mode) and the FlinkStateSnapshot controller is not started"
+            )
+            return
+        self.snapshots = self.manager.informers.informer(FLINK_STATE_SNAPSHOTS, watched)
+        reconciler = FlinkStateSnapshotReconciler(
+            self.services, self.snapshots.cache.get, self.deployments.cache.get
+        )
+        self.snapshot_controller = Controller(
+            "flinkstatesnapshot",
+            reconciler.reconcile,
+            workers=worker_count(self.config.reconcile_parallelism),
+            rate_limiter_factory=lambda: retry_rate_limiter(self.config),
+        )
+        self.snapshot_controller.watch(self.snapshots)
+        self.manager.add(self.snapshot_controller)
 
     def _deployment_keys(self, obj: JSON) -> list[str]:
         """FlinkDeployment events -> keys, except the watch event of the operator's own status write."""
@@ -141,6 +191,8 @@ class Operator:
         log.info("watched namespaces changed", namespaces=sorted(namespaces) or "all")
         await self.deployments.set_namespaces(namespaces)
         await self.jobmanagers.set_namespaces(namespaces)
+        if self.snapshots is not None:
+            await self.snapshots.set_namespaces(namespaces)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -149,6 +201,7 @@ class Operator:
             self.fixed_namespaces if self.fixed_namespaces is not None else self.config.watched_namespaces
         )
         log.info("starting operator", namespaces=sorted(watched) or "all", workers=self.controller.workers)
+        await self._setup_snapshots(watched)
         await self.manager.start()
         if self.watch_config:
             watcher = ConfigWatcher(
@@ -182,4 +235,11 @@ class Operator:
             await self.stop()
 
 
-__all__ = ["FLINK_DEPLOYMENTS", "JOBMANAGER_SELECTOR", "Operator", "leader_election", "worker_count"]
+__all__ = [
+    "FLINK_DEPLOYMENTS",
+    "JOBMANAGER_SELECTOR",
+    "Operator",
+    "leader_election",
+    "snapshot_crd_installed",
+    "worker_count",
+]

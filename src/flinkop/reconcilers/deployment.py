@@ -34,7 +34,6 @@ from flinkop.api import (
     ReconciliationState,
     ResourceLifecycleState,
     ResourceParseError,
-    SnapshotTriggerType,
     UpgradeMode,
     parse_flink_deployment,
 )
@@ -64,6 +63,7 @@ from flinkop.reconcilers.specs import (
 from flinkop.reconcilers.status import prepare_status
 from flinkop.reconcilers.upgrade import Action, Decision, Situation, decide, is_job_terminal
 from flinkop.runtime import Conflict, NotFound, Result, SkipObject
+from flinkop.savepoints import SavepointManager, savepoint_pending
 from flinkop.validation import is_canary, validate_deployment
 
 JSON = dict[str, Any]
@@ -98,19 +98,6 @@ class SnapshotManager(Protocol):
     def forget(self, uid: str) -> None: ...
 
 
-class NoSnapshots:
-    """No savepoint manager: no manual or periodic snapshots (upgrade savepoints still happen)."""
-
-    async def observe(self, ctx: ResourceContext) -> None:
-        return None
-
-    async def trigger(self, ctx: ResourceContext) -> bool:
-        return False
-
-    def forget(self, uid: str) -> None:
-        return None
-
-
 class FlinkDeploymentReconciler:
     """The reconcile function of the FlinkDeployment controller (``reconcile(key)``)."""
 
@@ -122,7 +109,7 @@ class FlinkDeploymentReconciler:
     ) -> None:
         self.services = services
         self.lookup = lookup
-        self.savepoints: SnapshotManager = savepoints if savepoints is not None else NoSnapshots()
+        self.savepoints: SnapshotManager = savepoints if savepoints is not None else SavepointManager()
         self._spec_change_events: dict[str, tuple[str, int | None]] = {}  # key -> (uid, generation) announced
         self.on_forget: list[Callable[[str], None]] = []
 
@@ -250,6 +237,7 @@ class FlinkDeploymentReconciler:
         except NotFound:
             pass
         ctx.log.info("Cleanup completed, finalizer removed", lifecycle_state="DELETED")
+        self.savepoints.forget(ctx.deployment.metadata.uid or "")
         self.forget(ctx.key)
         return None
 
@@ -303,7 +291,6 @@ class FlinkDeploymentReconciler:
         status = ctx.deployment.status
         if (
             ctx.deployment.spec.job is not None
-            and status.job_manager_deployment_status == JobManagerDeploymentStatus.READY
             and status.reconciliation_status.last_reconciled_spec is not None
         ):
             await self.savepoints.observe(ctx)
@@ -393,12 +380,8 @@ class FlinkDeploymentReconciler:
         """A manual or periodic snapshot in flight holds an upgrade back (unless configured not to)."""
         if ctx.operator.upgrade_ignore_pending_savepoint:
             return False
-        job_status = ctx.deployment.status.job_status
-        savepoint = job_status.savepoint_info
-        pending_savepoint = (
-            bool(savepoint.trigger_id) and savepoint.trigger_type != SnapshotTriggerType.UPGRADE
-        )
-        return pending_savepoint or bool(job_status.checkpoint_info.trigger_id)
+        status = ctx.deployment.status
+        return savepoint_pending(status) or status.job_status.checkpoint_info.trigger_id is not None
 
     async def _act(self, ctx: ResourceContext, decision: Decision) -> bool:
         """Carry out the decision; False when it has to wait (look again at the progress-check interval)."""

@@ -20,13 +20,13 @@ from flinkop.api import (
     JobKind,
     JobState,
     ReconciliationState,
-    Savepoint,
     SavepointFormatType,
     SnapshotTriggerType,
     UpgradeMode,
     deserialize_reconciled_spec,
 )
 from flinkop.crashpoints import SAVEPOINT_PATH_RECORDED, crash_point
+from flinkop.flink.rest import FlinkClientError, OperationState
 from flinkop.observer.checkpoints import observe_terminal_job_snapshot
 from flinkop.reconcilers import deploy as objects
 from flinkop.reconcilers.actions import (
@@ -40,7 +40,7 @@ from flinkop.reconcilers.actions import (
 from flinkop.reconcilers.context import JOB, JOBMANAGER_DEPLOYMENT, ResourceContext
 from flinkop.reconcilers.errors import UpgradeFailureError
 from flinkop.reconcilers.specs import deployed_spec, last_reconciled_spec, mark_stable
-from flinkop.reconcilers.stop import cancel_job, savepoint_dir, stop_with_savepoint
+from flinkop.reconcilers.stop import cancel_job, savepoint_dir, stop_with_savepoint, upgrade_trigger_pending
 from flinkop.reconcilers.upgrade_modes import (
     LAST_STATE_DUMMY_SP_PATH,
     StopFacts,
@@ -48,6 +48,7 @@ from flinkop.reconcilers.upgrade_modes import (
     SuspendMode,
     choose_stop,
 )
+from flinkop.savepoints import record_savepoint, snapshot_resources_enabled
 from flinkop.snapshots.resources import create_snapshot, snapshot_body
 
 MSG_NO_HA_FOR_LAST_STATE = (
@@ -72,10 +73,6 @@ class RestorePoint:
 
 
 # -- bookkeeping ----------------------------------------------------------------------------------------
-
-
-def snapshot_resources_enabled(ctx: ResourceContext) -> bool:
-    return bool(ctx.operator.snapshot_resource_enabled) and ctx.services.snapshot_crd_installed
 
 
 async def record_upgrade_savepoint(ctx: ResourceContext, location: str) -> None:
@@ -104,12 +101,13 @@ async def record_upgrade_savepoint(ctx: ResourceContext, location: str) -> None:
         except Exception as error:  # the path is in the status already: the history entry is extra
             ctx.log.warning("Could not create the upgrade FlinkStateSnapshot", error=repr(error))
         return
-    info = ctx.deployment.status.job_status.savepoint_info
-    savepoint = Savepoint(
-        time_stamp=ctx.now_ms(), location=location, trigger_type=SnapshotTriggerType.UPGRADE, format_type=fmt
+    record_savepoint(
+        ctx.deployment.status,
+        location,
+        trigger_type=SnapshotTriggerType.UPGRADE,
+        format_type=fmt,
+        time_stamp_ms=ctx.now_ms(),
     )
-    info.last_savepoint = savepoint
-    info.savepoint_history.append(savepoint)
 
 
 async def _ha_metadata(ctx: ResourceContext, *, with_checkpoint: bool = True) -> bool:
@@ -157,10 +155,30 @@ async def _stop_running_job(ctx: ResourceContext, plan: StopPlan, *, drain: bool
         assert job_id is not None, "a running job has a job id"
         location = await stop_with_savepoint(ctx, conf, job_id, drain=drain)
         await record_upgrade_savepoint(ctx, location)
+    elif plan.mode == SuspendMode.NOOP and upgrade_trigger_pending(ctx) and job_id is not None:
+        await _settle_upgrade_trigger(ctx, conf, job_id)
     elif plan.mode == SuspendMode.CANCEL:
         assert job_id is not None, "a running job has a job id"
         await cancel_job(ctx, conf, job_id, timeout=ctx.operator.flink_cancel_timeout)
         await observe_terminal_job_snapshot(ctx, conf, job_id)
+
+
+async def _settle_upgrade_trigger(ctx: ResourceContext, conf: dict[str, str], job_id: str) -> None:
+    """The job ended while an upgrade savepoint was recorded as in flight (the operator died waiting for
+    it): take that savepoint's location if Flink completed it, and clear the trigger either way."""
+    info = ctx.deployment.status.job_status.savepoint_info
+    assert info.trigger_id is not None
+    try:
+        result = await ctx.rest(conf).savepoint_status(job_id, info.trigger_id)
+    except FlinkClientError as error:
+        ctx.log.warning("The recorded upgrade savepoint is unknown to the JobManager", error=str(error))
+        result = None
+    location = result.operation.location if result is not None and result.operation is not None else None
+    info.trigger_id = info.trigger_timestamp = info.trigger_type = info.format_type = None
+    if result is not None and result.state == OperationState.COMPLETED and location:
+        ctx.log.info(f"Job suspended with savepoint {location} before the operator restarted")
+        ctx.deployment.status.job_status.upgrade_savepoint_path = location
+        await record_upgrade_savepoint(ctx, location)
 
 
 async def stop_job(ctx: ResourceContext) -> bool:
@@ -353,6 +371,5 @@ __all__ = [
     "resubmit",
     "rollback",
     "savepoint_redeploy",
-    "snapshot_resources_enabled",
     "stop_job",
 ]

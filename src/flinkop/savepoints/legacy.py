@@ -20,8 +20,10 @@ from flinkop.savepoints.kinds import SnapshotKind
 
 
 def savepoint_pending(status: FlinkDeploymentStatus) -> bool:
-    """A legacy savepoint trigger is in flight."""
-    return status.job_status.savepoint_info.trigger_id is not None
+    """A legacy (manual or periodic) savepoint trigger is in flight. An UPGRADE trigger is the upgrade's
+    own stop-with-savepoint (:mod:`flinkop.reconcilers.stop`): it is followed and cleared there."""
+    info = status.job_status.savepoint_info
+    return info.trigger_id is not None and info.trigger_type != SnapshotTriggerType.UPGRADE
 
 
 def checkpoint_pending(status: FlinkDeploymentStatus) -> bool:
