@@ -36,6 +36,7 @@ class SkipObject(Exception):
 Reconcile = Callable[[str], Awaitable[Result | None]]
 KeyMapper = Callable[[JSON], Iterable[str]]
 ReconcileObserver = Callable[[str, str, float], None]  # controller, outcome, seconds
+KeyObserver = Callable[[str, str, float], None]  # key, outcome, seconds
 
 
 def owner_keys(kind: str, api_group: str | None = None) -> KeyMapper:
@@ -75,6 +76,8 @@ class Controller:
         self._rate_limiter_factory = rate_limiter_factory
         self._queue_metrics = queue_metrics
         self.observer = observer
+        self.key_observer: KeyObserver | None = None
+        """Optional: told the key, outcome and duration of every reconcile (for per-resource metrics)."""
         self.queue: WorkQueue[str] = self._new_queue()
         self._sources: list[tuple[SharedInformer, KeyMapper]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -84,6 +87,16 @@ class Controller:
     def _new_queue(self) -> WorkQueue[str]:
         limiter = self._rate_limiter_factory() if self._rate_limiter_factory else None
         return WorkQueue(rate_limiter=limiter, metrics=self._queue_metrics)
+
+    @property
+    def queue_metrics(self) -> QueueMetrics | None:
+        return self._queue_metrics
+
+    @queue_metrics.setter
+    def queue_metrics(self, metrics: QueueMetrics | None) -> None:
+        """Listen to the current queue and to the queues of later restarts."""
+        self._queue_metrics = metrics
+        self.queue.metrics = metrics
 
     # -- event sources -----------------------------------------------------------------------------
     def watch(self, informer: SharedInformer, key_of: KeyMapper | None = None) -> None:
@@ -187,5 +200,9 @@ class Controller:
         finally:
             self.queue.done(key)
             self._active.pop(key, None)
-            if self.observer is not None:
-                self.observer(self.name, outcome, time.monotonic() - started)
+            if self.observer is not None or self.key_observer is not None:
+                elapsed = time.monotonic() - started
+                if self.observer is not None:
+                    self.observer(self.name, outcome, elapsed)
+                if self.key_observer is not None:
+                    self.key_observer(key, outcome, elapsed)

@@ -160,6 +160,11 @@ class LeaderElector:
         return self._leading
 
     @property
+    def running(self) -> bool:
+        """True while `run()` campaigns or leads (a healthy standby campaigns)."""
+        return self._running
+
+    @property
     def leader(self) -> str:
         """The holder of the lease as last observed ("" when none or unknown)."""
         return self._observed.holder_identity if self._observed else ""

@@ -207,6 +207,16 @@ class WorkQueue(Generic[K]):
     def shutting_down(self) -> bool:
         return self._shutting_down
 
+    @property
+    def metrics(self) -> QueueMetrics:
+        return self._metrics
+
+    @metrics.setter
+    def metrics(self, metrics: QueueMetrics | None) -> None:
+        """Attach (or, with None, detach) a metrics listener to a running queue."""
+        self._metrics = metrics if metrics is not None else NoMetrics()
+        self._metrics.depth(len(self._queue))
+
     def len(self) -> int:
         """Keys ready to get (not those delayed or held by a worker)."""
         return len(self._queue)

@@ -1,0 +1,82 @@
+"""A sandbox API server with the flinkop CRDs, a Kube client over it, and helpers to write FlinkDeployments
+with a given status."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+from kubernetes_asyncio import client
+
+from flinkop.api import FlinkDeployment
+from flinkop.api.base import to_wire
+from flinkop.operator.app import FLINK_DEPLOYMENTS
+from flinkop.runtime import Kube, Resource
+from flinkop.sandbox.apiserver.server import SandboxApiServer
+
+JSON = dict[str, Any]
+T = TypeVar("T")
+CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def kube(apiserver: SandboxApiServer, api: client.ApiClient) -> AsyncIterator[Kube]:
+    kube = Kube(api)
+    for path in sorted((REPO / "deploy" / "crds").glob("*.yml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document and document.get("kind") == "CustomResourceDefinition":
+                await kube.create(CRDS, document)
+    await eventually(lambda: _served(kube), 10, "the FlinkDeployment CRD served")
+    yield kube
+
+
+async def _served(kube: Kube) -> bool:
+    await kube.list(FLINK_DEPLOYMENTS, "default")
+    return True
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float, what: str) -> T:
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: BaseException | None = None
+    while True:
+        try:
+            result = await probe()
+            if result:
+                return result
+        except AssertionError:
+            raise
+        except Exception as exc:
+            last = exc
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what}: not reached within {timeout} s (last error: {last!r})")
+        await asyncio.sleep(0.1)
+
+
+async def put_deployment(kube: Kube, model: FlinkDeployment) -> JSON:
+    """Create the FlinkDeployment, then write its status through the status subresource."""
+    body = to_wire(model)
+    status = body.pop("status", None)
+    created = await kube.create(FLINK_DEPLOYMENTS, body)
+    if status:
+        created["status"] = status
+        created = await kube.replace_status(FLINK_DEPLOYMENTS, created)
+    return created
+
+
+async def set_lifecycle(kube: Kube, name: str, namespace: str, state: str) -> JSON:
+    current = await kube.get(FLINK_DEPLOYMENTS, name, namespace)
+    current.setdefault("status", {})["lifecycleState"] = state
+    return await kube.replace_status(FLINK_DEPLOYMENTS, current)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
