@@ -45,6 +45,8 @@ OPERATOR_CONFIG = {
     "kubernetes.operator.observer.rest-ready.delay": "1 s",
     "kubernetes.operator.flink.client.timeout": "5 s",
     "kubernetes.operator.resource.cleanup.timeout": "90 s",
+    # several operators (in this process and as child processes) may run at once: any free port
+    "kubernetes.operator.health.probe.port": "0",
     "kubernetes.operator.default-configuration.flink-version.v1_19+.env.java.default-opts.all": _java_opts(),
     "kubernetes.operator.default-configuration.flink-version.v1_19+.env.java.opts.all": FAST_JVM,
 }

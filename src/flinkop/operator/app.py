@@ -25,6 +25,8 @@ import structlog
 
 from flinkop.api import GROUP, FlinkDeployment
 from flinkop.config import ConfigWatcher, OperatorConfig, log_default_configuration
+from flinkop.metrics import MetricsHandle, start_metrics
+from flinkop.operator.health import HealthServer, start_health
 from flinkop.operator.rest import RestClients
 from flinkop.operator.retry import retry_rate_limiter
 from flinkop.reconcilers.context import Services
@@ -145,6 +147,8 @@ class Operator:
         self.snapshots: SharedInformer | None = None  # set by start() in snapshot-resource mode
         self.snapshot_controller: Controller | None = None
         self._watcher_task: asyncio.Task[None] | None = None
+        self._metrics: MetricsHandle | None = None
+        self._health: HealthServer | None = None
 
     async def _setup_snapshots(self, watched: Iterable[str]) -> None:
         """The FlinkStateSnapshot informer and controller, when snapshot-resource mode is on (checked once:
@@ -202,6 +206,7 @@ class Operator:
         )
         log.info("starting operator", namespaces=sorted(watched) or "all", workers=self.controller.workers)
         await self._setup_snapshots(watched)
+        await self._start_endpoints()
         await self.manager.start()
         if self.watch_config:
             watcher = ConfigWatcher(
@@ -212,7 +217,36 @@ class Operator:
             )
             self._watcher_task = asyncio.get_running_loop().create_task(watcher.run(), name="config-watcher")
 
+    async def _start_endpoints(self) -> None:
+        """Metrics (Prometheus endpoint, slf4j-style reporter) and the health probe. A port that cannot be
+        bound is logged and that endpoint left out: the operator itself keeps working."""
+        try:
+            self._metrics = await start_metrics(self)
+        except OSError as error:
+            log.error("metrics endpoint not started", error=str(error))
+        try:
+            self._health = await start_health(self)
+        except OSError as error:
+            log.error("health endpoint not started", error=str(error))
+
+    @property
+    def metrics(self) -> MetricsHandle | None:
+        return self._metrics
+
+    @property
+    def health(self) -> HealthServer | None:
+        return self._health
+
+    async def _stop_endpoints(self) -> None:
+        if self._health is not None:
+            await self._health.stop()
+            self._health = None
+        if self._metrics is not None:
+            await self._metrics.stop()
+            self._metrics = None
+
     async def stop(self) -> None:
+        await self._stop_endpoints()
         if self._watcher_task is not None:
             self._watcher_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -16,7 +16,8 @@ from flinkop.api import (
     SnapshotTriggerType,
 )
 from flinkop.crashpoints import CLUSTER_SUBMITTED, OLD_CLUSTER_DELETED, crash_point
-from flinkop.flink.resources import keys, render
+from flinkop.flink.resources import is_ha_enabled, keys, render
+from flinkop.flink.resources.options import FlinkConf
 from flinkop.reconcilers import deploy as objects
 from flinkop.reconcilers.config import taskmanager_count, with_spec
 from flinkop.reconcilers.context import JOBMANAGER_DEPLOYMENT, ResourceContext
@@ -75,6 +76,20 @@ async def delete_cluster(ctx: ResourceContext, *, delete_ha: bool) -> None:
         status.job_status.state = FlinkJobState.FINISHED
 
 
+JOB_RESULT_STORE_PATH = "job-result-store.storage-path"
+JOB_RESULT_STORE_DELETE_ON_COMMIT = "job-result-store.delete-on-commit"
+
+
+def isolate_job_results(conf: dict[str, str], cluster_id: str) -> None:
+    """Every application deployment gets its own job result store: a job that ended in an earlier
+    deployment (a stop-with-savepoint FINISHES it) must not make the new one look recovered or done."""
+    storage = conf.get(keys.HA_STORAGE_DIR)
+    if not storage or not is_ha_enabled(FlinkConf(conf)):
+        return
+    conf[JOB_RESULT_STORE_PATH] = f"{storage.rstrip('/')}/job-result-store/{cluster_id}/{uuid.uuid4()}"
+    conf[JOB_RESULT_STORE_DELETE_ON_COMMIT] = "false"
+
+
 async def deploy(
     ctx: ResourceContext,
     spec: FlinkDeploymentSpec,
@@ -90,6 +105,7 @@ async def deploy(
     conf = ctx.render_config(spec)
     job_id: str | None = None
     if spec.job is not None:
+        isolate_job_results(conf, deployment.name)
         if status.job_manager_deployment_status != JobManagerDeploymentStatus.MISSING:
             ctx.log.info("Deleting cluster with terminated application before new deployment")
             await delete_cluster(ctx, delete_ha=delete_ha)

@@ -13,6 +13,7 @@ Services, ConfigMaps). HA ConfigMaps are deleted when the HA data must go.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,7 @@ from flinkop.flink.resources.naming import (
 from flinkop.runtime import Conflict, Kube, NotFound, Resource
 
 JSON = dict[str, Any]
+_HA_CONFIGMAP_NAME = re.compile(r".+-(cluster|[0-9a-f]{32})-config-map")
 log = structlog.get_logger("flinkop.reconcilers.deploy")
 
 DEPLOYMENTS = Resource("apps", "v1", "deployments", kind="Deployment")
@@ -121,10 +123,22 @@ async def _scale_jobmanager_to_zero(
     log.warning("JobManager pods still running after scaling to zero", namespace=namespace, name=name)
 
 
+def is_ha_configmap(item: JSON, name: str) -> bool:
+    """A Kubernetes HA ConfigMap of the cluster ``name``: labelled so by Flink 1.x; Flink 2.x labels them
+    only ``app``/``type``, so its names are recognised too (``<name>-cluster-config-map`` and the per-job
+    ``<name>-<job id>-config-map``)."""
+    meta = item.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if labels.get(LABEL_CONFIGMAP_TYPE) == CONFIGMAP_TYPE_HIGH_AVAILABILITY:
+        return True
+    return bool(_HA_CONFIGMAP_NAME.fullmatch(str(meta.get("name") or ""))) and str(
+        meta.get("name")
+    ).startswith(f"{name}-")
+
+
 async def ha_configmaps(kube: Kube, namespace: str, name: str) -> list[JSON]:
-    selector = f"{LABEL_APP}={name},{LABEL_CONFIGMAP_TYPE}={CONFIGMAP_TYPE_HIGH_AVAILABILITY}"
-    found = await kube.list(CONFIGMAPS, namespace, label_selector=selector)
-    return list(found.get("items") or [])
+    found = await kube.list(CONFIGMAPS, namespace, label_selector=f"{LABEL_APP}={name}")
+    return [item for item in found.get("items") or [] if is_ha_configmap(item, name)]
 
 
 async def ha_metadata_available(kube: Kube, namespace: str, name: str) -> bool:
