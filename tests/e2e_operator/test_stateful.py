@@ -210,6 +210,24 @@ async def test_savepoint_trigger_nonce_gives_a_completed_snapshot_resource(
     assert current["jobStatus"]["jobId"] == jid and current["jobStatus"]["state"] == "RUNNING"
 
 
+async def test_checkpoint_trigger_nonce_gives_a_completed_checkpoint_resource(
+    cluster: SandboxCluster, kube: Kube, operator: Operator, data_dir: Path
+) -> None:
+    await patch(kube, RUNBOOK, job={"checkpointTriggerNonce": 1})
+
+    async def completed() -> JSON | None:
+        found = [s for s in await snapshots_of(kube, RUNBOOK, "MANUAL") if "checkpoint" in s["spec"]]
+        done = [s for s in found if (s.get("status") or {}).get("state") == "COMPLETED"]
+        return done[0] if done else None
+
+    snapshot = await eventually(completed, 120, "a COMPLETED manual checkpoint FlinkStateSnapshot")
+    assert snapshot["metadata"]["name"].startswith(f"{RUNBOOK}-checkpoint-manual-")
+    assert snapshot["metadata"]["labels"]["snapshot.type"] == "CHECKPOINT"
+    path = snapshot["status"]["path"]
+    assert "/chk-" in path and (host_path(path, data_dir) / "_metadata").is_file(), path
+    assert last_reconciled(await status(kube, RUNBOOK))["job"]["checkpointTriggerNonce"] == 1
+
+
 async def test_savepoint_trigger_nonce_in_legacy_mode_fills_savepoint_info(
     cluster: SandboxCluster, kube: Kube, operator: Operator, data_dir: Path
 ) -> None:

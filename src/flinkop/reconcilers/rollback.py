@@ -43,7 +43,8 @@ async def should_rollback(ctx: ResourceContext) -> bool:
         return False
     if rs.reconciliation_timestamp + ctx.operator.readiness_timeout * 1000 > ctx.now_ms():
         return False
-    if stable.job is None or stable.job.upgrade_mode == UpgradeMode.STATELESS:
+    desired = ctx.deployment.spec.job
+    if stable.job is None or desired is None or desired.upgrade_mode == UpgradeMode.STATELESS:
         return True
     d = ctx.deployment
     if await objects.ha_metadata_available(ctx.services.kube, d.namespace, d.name):

@@ -314,8 +314,8 @@ async def savepoint_redeploy(ctx: ResourceContext) -> None:
 
 
 async def rollback(ctx: ResourceContext) -> None:
-    """Deploy lastStableSpec again (ROLLING_BACK, then ROLLED_BACK): from the HA metadata when there is
-    any, statelessly when the stable spec was stateless, else from the newest known savepoint."""
+    """Deploy lastStableSpec again (ROLLING_BACK, then ROLLED_BACK): statelessly when the user's upgradeMode
+    is stateless, else from the HA metadata when there is any, else from the newest known savepoint."""
     status = ctx.deployment.status
     rs = status.reconciliation_status
     assert rs.last_stable_spec is not None
@@ -324,8 +324,10 @@ async def rollback(ctx: ResourceContext) -> None:
         await ctx.event("Warning", "Rollback", MSG_ROLLBACK, JOBMANAGER_DEPLOYMENT)
         rs.state = ReconciliationState.ROLLING_BACK
         await ctx.record_status()
-    stateless = stable.job is not None and stable.job.upgrade_mode == UpgradeMode.STATELESS
-    if stable.job is None or stateless:
+    # The user's current upgradeMode says whether state is carried over: lastStableSpec records the mode of
+    # its own deployment (a first deployment is recorded stateless).
+    desired = ctx.deployment.spec.job
+    if stable.job is None or desired is None or desired.upgrade_mode == UpgradeMode.STATELESS:
         point = RestorePoint(UpgradeMode.STATELESS)
     elif await _ha_metadata(ctx):
         point = RestorePoint(UpgradeMode.LAST_STATE)
