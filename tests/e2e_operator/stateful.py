@@ -7,7 +7,6 @@ its saved value (a stateless start begins each key at 1).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from flinkop.operator.app import FLINK_DEPLOYMENTS
 from flinkop.runtime import Kube
 from flinkop.sandbox.jobs import parse_state_lines
 
+from ..e2e_flink_native import native
 from .helpers import PODS, eventually, get_or_none, status_of
 
 JSON = dict[str, Any]
@@ -89,22 +89,10 @@ def host_path(location: str, data_dir: Path) -> Path:
 
 
 async def kubectl(kubeconfig: Path, *args: str, timeout: float = 30.0) -> str:
-    process = await asyncio.create_subprocess_exec(
-        "kubectl",
-        "--kubeconfig",
-        str(kubeconfig),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode == 0, f"kubectl {' '.join(args)}: {err.decode(errors='replace').strip()}"
-    return out.decode(errors="replace")
+    """kubectl against the sandbox; its standard output (a failure fails the test)."""
+    code, out, err = await native.kubectl(kubeconfig, *args, timeout=timeout)
+    assert code == 0, f"kubectl {' '.join(args)}: {err.strip()}"
+    return out
 
 
 async def pods_of(kube: Kube, namespace: str, name: str, component: str) -> list[JSON]:
