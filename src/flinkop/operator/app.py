@@ -255,16 +255,27 @@ class Operator:
         await self.rest.close()
 
     async def run(self) -> None:
-        """Run until SIGTERM/SIGINT, then drain and stop."""
+        """Run until SIGTERM/SIGINT, then drain and stop. A signal while still starting (informers that
+        cannot sync: an API server out of reach, a namespace it may not list) abandons the start."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        starting = asyncio.ensure_future(self.start())
+        stopping = asyncio.ensure_future(stop.wait())
         try:
-            await stop.wait()
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a failed start raises here
+                await stopping
+            else:
+                log.info("stop requested while starting")
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
         finally:
+            stopping.cancel()
             log.info("stopping operator")
             await self.stop()
 
