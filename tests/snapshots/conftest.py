@@ -10,7 +10,6 @@ reach the local cluster: ``LocalRestClients`` only resolves addresses, every cal
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,13 +28,8 @@ from flinkop.runtime import EventRecorder, InformerFactory, Kube, NotFound, Reso
 from flinkop.sandbox.apiserver.server import SandboxApiServer
 from flinkop.snapshots.controller import FlinkStateSnapshotReconciler
 from flinkop.snapshots.resources import FLINK_STATE_SNAPSHOTS
-from tests.flink_rest.flink_cluster import (
-    JOB_MAIN_CLASS,
-    FlinkCluster,
-    build_job_jar,
-    find_flink_home,
-    free_port,
-)
+from tests.flink_rest.flink_cluster import FlinkCluster, free_port
+from tests.flink_rest.running_job import RunningJob, installed_flink_home, running_test_job
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -59,44 +53,12 @@ class SnapshotTestCluster(FlinkCluster):
         return conf
 
 
-@dataclass(frozen=True)
-class RunningJob:
-    cluster: FlinkCluster
-    job_id: str
-
-    @property
-    def url(self) -> str:
-        return self.cluster.url
-
-
-async def _submit(cluster: FlinkCluster, jar: Path) -> str:
-    async with FlinkRestClient(cluster.url) as rest:
-        jar_id = await rest.upload_jar(jar)
-        job_id = await rest.run_jar(jar_id, entry_class=JOB_MAIN_CLASS, program_args=["--rate", "20"])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            job = next((j for j in await rest.jobs_overview() if j.jid == job_id), None)
-            if job is not None and job.all_tasks_running:
-                return job_id
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"job {job_id} not running within 60 s")
-
-
 @pytest.fixture(scope="module")
 def flink_job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningJob]:
     """A Flink 2.3 session cluster running the REST tests' keyed-state job."""
-    # Missing Java or Flink is a broken set-up (`make setup` installs both): fail, never skip.
-    assert shutil.which("java") and shutil.which("javac"), "no JDK (java and javac): run make setup"
-    home = find_flink_home("2.3.0")
-    assert home is not None, "Flink 2.3.0 is not installed: run make setup"
-    cluster = SnapshotTestCluster(home, tmp_path_factory.mktemp("flink-snapshots"))
-    try:
-        cluster.start()
-        jar = build_job_jar(home, cluster.work / "job")
-        yield RunningJob(cluster, asyncio.run(_submit(cluster, jar)))
-    finally:
-        cluster.stop()
-        assert cluster.leftover_processes() == [], f"JVMs of {cluster.work} still running"
+    cluster = SnapshotTestCluster(installed_flink_home(), tmp_path_factory.mktemp("flink-snapshots"))
+    with running_test_job(cluster, rate=20) as job:
+        yield job
 
 
 class LocalRestClients:
