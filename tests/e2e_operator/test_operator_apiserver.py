@@ -135,3 +135,28 @@ async def test_a_crash_looping_jobmanager_is_an_error_until_the_spec_changes(
     current = await eventually(redeployed, 15, "a new cluster for the new spec")
     assert current["jobManagerDeploymentStatus"] == "DEPLOYING"
     assert current["reconciliationStatus"]["state"] == "DEPLOYED"
+
+
+async def test_a_deleted_deployment_whose_spec_became_unreadable_is_still_cleaned_up(
+    kube: Kube, operator: Operator
+) -> None:
+    """The CRD schema of a real API server would refuse the bad value; the sandbox's stores it, so the
+    operator meets a spec it cannot read on a resource that already has its finalizer and a cluster."""
+    await kube.create(FLINK_DEPLOYMENTS, example("unreadable", NS), NS)
+
+    async def deployed() -> bool:
+        obj = await get_or_none(kube, FLINK_DEPLOYMENTS, "unreadable", NS)
+        has_finalizer = bool(((obj or {}).get("metadata") or {}).get("finalizers"))
+        return has_finalizer and await get_or_none(kube, DEPLOYMENTS, "unreadable", NS) is not None
+
+    await eventually(deployed, 20, "the finalizer added and the JobManager Deployment created")
+    await kube.patch(FLINK_DEPLOYMENTS, "unreadable", {"spec": {"flinkVersion": {"not": "a version"}}}, NS)
+    await kube.delete(FLINK_DEPLOYMENTS, "unreadable", NS)
+
+    async def gone() -> bool:
+        return (
+            await get_or_none(kube, FLINK_DEPLOYMENTS, "unreadable", NS) is None
+            and await get_or_none(kube, DEPLOYMENTS, "unreadable", NS) is None
+        )
+
+    await eventually(gone, 30, "the resource and its cluster deleted")

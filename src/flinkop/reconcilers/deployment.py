@@ -41,6 +41,7 @@ from flinkop.flink.resources import is_ha_enabled
 from flinkop.flink.resources.options import FlinkConf
 from flinkop.observer import observe
 from flinkop.reconcilers import actions, stateful
+from flinkop.reconcilers import deploy as objects
 from flinkop.reconcilers.context import JOBMANAGER_DEPLOYMENT, OPERATOR, ResourceContext, Services
 from flinkop.reconcilers.diff import SpecDiff, spec_changed_message, spec_diff
 from flinkop.reconcilers.errors import (
@@ -130,6 +131,8 @@ class FlinkDeploymentReconciler:
             try:
                 deployment = parse_flink_deployment(obj)
             except ResourceParseError as error:
+                if await self._cleanup_unreadable(obj):
+                    return None
                 await self._report_unreadable(key, obj, error)
                 raise SkipObject(str(error)) from None
             if is_canary(deployment):
@@ -142,6 +145,39 @@ class FlinkDeploymentReconciler:
                 return await self._cleanup(ctx)
             await self._ensure_finalizer(ctx)
             return await self._reconcile(ctx)
+
+    async def _cleanup_unreadable(self, obj: JSON) -> bool:
+        """A resource being deleted whose spec this process cannot read (it became invalid after it got
+        the finalizer) is still cleaned up: its cluster and HA data are deleted by name, the finalizer
+        removed. True when that was the case."""
+        meta = obj.get("metadata") or {}
+        if not meta.get("deletionTimestamp") or FINALIZER not in (meta.get("finalizers") or []):
+            return False
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        op = self.services.operator_config()
+        log.warning("Cleaning up a deleted FlinkDeployment whose spec cannot be read")
+        await objects.delete_cluster(
+            self.services.kube,
+            namespace,
+            name,
+            standalone=True,  # the mode is unknown: also delete a standalone TaskManager Deployment
+            propagation=op.deletion_propagation,
+            timeout=op.resource_cleanup_timeout,
+            delete_ha=True,
+            poll=self.services.poll_interval,
+        )
+        patch = {
+            "metadata": {
+                "resourceVersion": meta.get("resourceVersion"),
+                "finalizers": [f for f in meta.get("finalizers") or [] if f != FINALIZER],
+            }
+        }
+        try:
+            await self.services.kube.patch(self.services.statuses.resource, name, patch, namespace)
+        except NotFound:
+            pass
+        self.forget(f"{namespace}/{name}")
+        return True
 
     async def _report_unreadable(self, key: str, obj: JSON, error: ResourceParseError) -> None:
         """An unreadable spec is an invalid one: a ``ValidationError`` Warning, and ``status.error`` (written
