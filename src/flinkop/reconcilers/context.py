@@ -124,7 +124,7 @@ class ResourceContext:
         self.obj = await self.services.statuses.record(self.deployment, self.obj)
 
     async def event(self, type_: EventType, reason: str, message: str, component: str = OPERATOR) -> None:
-        self.log.info("event", type=type_, reason=reason, component=component, message=message)
+        self.log.info(f"Event {type_} {reason}: {message}", type=type_, reason=reason, component=component)
         await self.services.events.record(self.obj, type_, reason, message, component)
 
 
