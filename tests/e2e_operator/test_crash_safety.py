@@ -11,10 +11,6 @@ the upgrade. Each time: the upgrade completes, the job restores from the savepoi
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +25,7 @@ from flinkop.sandbox.cluster import SandboxCluster
 
 from .conftest import NS, OPERATOR_CONFIG
 from .helpers import SERVICE_ACCOUNTS, get_or_none, status_of
+from .processes import OperatorProcess
 from .stateful import (
     assert_continued,
     counts_when_every_key_counts,
@@ -43,53 +40,6 @@ JSON = dict[str, Any]
 APP = "crashy"
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
-
-
-class OperatorProcess:
-    """``flinkop operator`` as a child process, its output in a file."""
-
-    def __init__(self, cluster: SandboxCluster, conf_dir: Path, log_file: Path, crash_at: str | None) -> None:
-        self.cluster = cluster
-        self.conf_dir = conf_dir
-        self.log_file = log_file
-        self.crash_at = crash_at
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", ENV)}
-        if self.crash_at:
-            env[ENV] = self.crash_at
-        with self.log_file.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "flinkop.operator",
-                "--kubeconfig",
-                str(self.cluster.kubeconfig),
-                "--conf-dir",
-                str(self.conf_dir),
-                "--namespace",
-                NS,
-                stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
-                env=env,
-            )
-
-    def output(self) -> str:
-        return self.log_file.read_text(errors="replace")
-
-    async def wait(self, timeout: float) -> int:
-        assert self.process is not None
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 30)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +73,10 @@ async def start_operator(
 ) -> OperatorProcess:
     for running in operators:
         await running.stop()  # one operator at a time
-    process = OperatorProcess(cluster, conf_dir, conf_dir.parent / f"operator-{len(operators)}.log", crash_at)
+    env = {ENV: crash_at} if crash_at else {}
+    process = OperatorProcess(
+        cluster.kubeconfig, conf_dir, conf_dir.parent / f"operator-{len(operators)}.log", env
+    )
     await process.start()
     operators.append(process)
     return process
