@@ -375,3 +375,13 @@ async def test_flink_1_20_shapes(flink_cluster_1_20: FlinkCluster, job_jar_1_20:
         await asyncio.to_thread(jobmanager.wait, 30)
         with pytest.raises(FlinkUnreachable):
             await rest.overview(timeout=1)
+
+
+async def test_every_exchange_is_reported_to_the_observer_with_a_path_template(rest: FlinkRestClient) -> None:
+    seen: list[tuple[str, str, int, float]] = []
+    rest.observer = lambda method, path, status, seconds: seen.append((method, path, status, seconds))
+    await rest.jobs_overview()
+    with pytest.raises(JobNotFound):
+        await rest.job_details("0" * 32)
+    assert [(m, p, s) for m, p, s, _ in seen] == [("GET", "/jobs/overview", 200), ("GET", "/jobs/:id", 404)]
+    assert all(seconds > 0 for *_, seconds in seen)

@@ -40,17 +40,21 @@ class KubeClientMetrics:
         slow_threshold: float = 5.0,
         response_code_groups: bool = False,
         chained: RequestObserver | None = None,
+        group: str = "KubeClient",
     ) -> None:
+        """``group``: ``KubeClient`` (upstream's), or ``FlinkRestClient`` for the JobManager REST calls
+        (ours: upstream has no metrics of its Flink REST client)."""
+        self.group = group
         self.registry = registry
         self.slow_threshold = slow_threshold
         self.response_code_groups = response_code_groups
         self.chained = chained
 
     def _count(self, path: str) -> None:
-        self.registry.counter(MetricId.of(SYSTEM, f"KubeClient.{path}.Count")).inc()
+        self.registry.counter(MetricId.of(SYSTEM, f"{self.group}.{path}.Count")).inc()
 
     def _mark(self, path: str) -> None:
-        self.registry.meter(MetricId.of(SYSTEM, f"KubeClient.{path}.NumPerSecond")).mark()
+        self.registry.meter(MetricId.of(SYSTEM, f"{self.group}.{path}.NumPerSecond")).mark()
 
     def __call__(self, method: str, resource: str, status: int, seconds: float) -> None:
         if self.chained is not None:
@@ -71,7 +75,7 @@ class KubeClientMetrics:
         if self.response_code_groups:
             self._count(f"HttpResponse.{status // 100}xx")
             self._mark(f"HttpResponse.{status // 100}xx")
-        self.registry.histogram(MetricId.of(SYSTEM, "KubeClient.HttpResponse.TimeNanos")).update(
+        self.registry.histogram(MetricId.of(SYSTEM, f"{self.group}.HttpResponse.TimeNanos")).update(
             seconds * NANOS
         )
 

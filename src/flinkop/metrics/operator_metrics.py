@@ -147,6 +147,24 @@ class OperatorMetrics:
 
         self._undo.append(undo)
 
+    def instrument_rest(self, rest: Any) -> None:
+        """The JobManager REST calls (``operator.rest``: :class:`flinkop.operator.rest.RestClients`)."""
+        previous = rest.observer
+        observer = KubeClientMetrics(
+            self.registry,
+            slow_threshold=self.config.kubernetes_client_metrics_slow_request_threshold,
+            response_code_groups=self.config.kubernetes_client_metrics_response_code_groups_enabled,
+            chained=previous,
+            group="FlinkRestClient",
+        )
+        rest.observer = observer
+
+        def undo() -> None:
+            if rest.observer is observer:
+                rest.observer = previous
+
+        self._undo.append(undo)
+
     def watch_leader(self, leading: Callable[[], bool]) -> None:
         self.registry.add_gauges(leader_gauge(leading))
 
@@ -204,6 +222,9 @@ async def start_metrics(operator: Any, *, naming: Naming | None = None) -> Metri
     kube = getattr(operator, "kube", None)
     if kube is not None:
         metrics.instrument_kube(kube)
+    rest = getattr(operator, "rest", None)
+    if rest is not None and hasattr(rest, "observer"):
+        metrics.instrument_rest(rest)
     manager = getattr(operator, "manager", None)
     if manager is not None:
         metrics.watch_leader(lambda: bool(manager.leading))

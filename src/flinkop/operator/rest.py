@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from flinkop.flink.rest import FlinkRestClient, endpoint_for
 from flinkop.runtime import Kube
@@ -19,6 +20,8 @@ class RestClients:
         self.in_cluster = in_cluster
         self.timeout = timeout
         self._clients: dict[str, FlinkRestClient] = {}
+        # given to every client: (method, path template, status or 0, seconds) of each REST call
+        self.observer: Callable[[str, str, int, float], None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
     def client(self, namespace: str, name: str, port: int) -> FlinkRestClient:
@@ -27,10 +30,12 @@ class RestClients:
         existing = self._clients.get(key)
         if existing is not None and existing.endpoint.base_url == endpoint.base_url:
             existing.timeout = self.timeout
+            existing.observer = self.observer
             return existing
         if existing is not None:
             self._close_later(existing)
         client = FlinkRestClient(endpoint, timeout=self.timeout)
+        client.observer = self.observer
         self._clients[key] = client
         return client
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -85,6 +86,8 @@ class FlinkRestClient:
         self.submit_timeout = submit_timeout
         self.retries = max(0, retries)
         self.retry_backoff = retry_backoff
+        # called after every HTTP exchange: (method, path template, status or 0 for no answer, seconds)
+        self.observer: Callable[[str, str, int, float], None] | None = None
         self._own_session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> FlinkRestClient:
@@ -172,6 +175,7 @@ class FlinkRestClient:
         client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(self.connect_timeout, timeout))
         where = f"{method} {path} on {self.endpoint.description}"
         started = time.monotonic()
+        status = 0  # no answer
         try:
             async with self._session().request(
                 method,
@@ -189,6 +193,9 @@ class FlinkRestClient:
             raise FlinkUnreachable(f"{where}: no answer within {elapsed:.1f} s") from exc
         except aiohttp.ClientError as exc:
             raise FlinkUnreachable(f"{where}: {exc.__class__.__name__}: {exc}") from exc
+        finally:
+            if self.observer is not None:
+                self.observer(method, path_template(path), status, time.monotonic() - started)
         if status >= 400:
             raise _error_from(status, raw, method, path, where, job_id=job_id, trigger_id=trigger_id)
         if not raw.strip():
@@ -481,6 +488,14 @@ async def wait_for_operation(
         await asyncio.sleep(interval)
 
 
+_ID_SEGMENT = re.compile(r"/[0-9a-fA-F]{32}(?=/|$)")
+
+
+def path_template(path: str) -> str:
+    """``/jobs/<id>/savepoints/<id>`` -> ``/jobs/:id/savepoints/:id``: few distinct values for metrics."""
+    return _ID_SEGMENT.sub("/:id", path.split("?", 1)[0])
+
+
 def _innermost_class(message: str) -> str | None:
     """`org.example.SomeException: text` -> `SomeException`."""
     head = message.split(":", 1)[0].strip()
@@ -529,4 +544,11 @@ def _error_from(
     return FlinkRestError(status, errors, method=method, path=path)
 
 
-__all__ = ["CheckpointType", "ClaimMode", "FlinkRestClient", "SavepointFormat", "wait_for_operation"]
+__all__ = [
+    "CheckpointType",
+    "ClaimMode",
+    "FlinkRestClient",
+    "SavepointFormat",
+    "path_template",
+    "wait_for_operation",
+]
