@@ -31,6 +31,7 @@ crds: setup
 bench: setup
 	$(PY) bench/run.py --output .bench/results.json
 	$(PY) bench/cluster_bench.py --output .bench/cluster.json
+	$(PY) bench/operator_bench.py --output .bench/operator.json
 
 # The sandbox cluster and the operator in one process (run as root: pods get network namespaces):
 # examples/basic.yaml to STABLE with its job RUNNING, then the kubectl commands and the Flink UI URL;

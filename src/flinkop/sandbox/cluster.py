@@ -46,6 +46,7 @@ class SandboxCluster:
     crds_dir: Path | None = field(default_factory=lambda: REPO / "deploy" / "crds")
     bridge: str = "flinkop0"
     cidr: str = "10.244.0.0/16"
+    stub_images: tuple[str, ...] = ()  # benchmark mode of the kubelet (kubelet/stub.py); off by default
 
     def __post_init__(self) -> None:
         self.directory = self.directory.resolve()
@@ -53,6 +54,7 @@ class SandboxCluster:
         self._stack = contextlib.AsyncExitStack()
         self.apiserver: SandboxApiServer | None = None
         self.network: PodNetwork | None = None
+        self.kubelet: Kubelet | None = None
 
     async def start(self) -> SandboxCluster:
         PodNetwork.check_available()
@@ -116,10 +118,16 @@ class SandboxCluster:
             kube,
             network,
             ImageRegistry(self.images_root),
-            KubeletConfig(state_dir=self.directory / "kubelet", ca_file=pki.ca_cert, api_port=SECURE_PORT),
+            KubeletConfig(
+                state_dir=self.directory / "kubelet",
+                ca_file=pki.ca_cert,
+                api_port=SECURE_PORT,
+                stub_images=self.stub_images,
+            ),
         )
         await kubelet.start()
         stack.push_async_callback(kubelet.stop)
+        self.kubelet = kubelet
         log.info(
             "sandbox cluster ready", kubeconfig=str(self.kubeconfig), api=apiserver.url, pod_network=self.cidr
         )

@@ -26,3 +26,6 @@ class KubeletConfig:
     schedule: bool = True  # also run the default scheduler (binding pending pods to this node)
     python: str = sys.executable  # the interpreter that runs the container launcher
     cluster_domain: str = "cluster.local"
+    # Benchmark mode (off by default): pods whose every container image matches one of these patterns
+    # (fnmatch, e.g. "flink:*") run no process; one in-process Flink REST stub answers for them (stub.py).
+    stub_images: tuple[str, ...] = ()

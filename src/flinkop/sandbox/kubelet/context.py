@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import structlog
@@ -19,6 +19,9 @@ from flinkop.sandbox.kubelet.mountpoints import MountPoints
 from flinkop.sandbox.kubelet.objects import ObjectSource
 from flinkop.sandbox.kubelet.tokens import TokenIssuer
 from flinkop.sandbox.network import PodNetwork
+
+if TYPE_CHECKING:
+    from flinkop.sandbox.kubelet.stub import StubRestServer
 
 JSON = dict[str, Any]
 PODS = Resource("", "v1", "pods", kind="Pod")
@@ -40,6 +43,7 @@ class NodeContext:
     allocatable: dict[str, Decimal]
     mountpoints: MountPoints
     cgroups: Cgroups
+    stubs: StubRestServer | None = None  # benchmark mode: the REST stub answering for stub pods
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def event(self, pod: JSON, type_: EventType, reason: str, message: str) -> None:

@@ -29,6 +29,7 @@ from flinkop.sandbox.kubelet.mountpoints import MountPoints
 from flinkop.sandbox.kubelet.node import NodeAgent, host_allocatable
 from flinkop.sandbox.kubelet.objects import ObjectSource
 from flinkop.sandbox.kubelet.scheduler import Scheduler
+from flinkop.sandbox.kubelet.stub import StubPodWorker, StubRestServer, is_stub_pod
 from flinkop.sandbox.kubelet.tokens import TokenIssuer
 from flinkop.sandbox.kubelet.worker import PodWorker
 from flinkop.sandbox.network import PodNetwork
@@ -61,6 +62,7 @@ class Kubelet:
             )
         )
         self._session: aiohttp.ClientSession | None = None
+        self.stubs = StubRestServer() if config.stub_images else None  # benchmark mode (stub.py)
         self._resync: asyncio.Task[None] | None = None
         self._watchers: set[asyncio.Task[None]] = set()
         self._failed: set[str] = set()  # pods whose worker failed
@@ -101,6 +103,8 @@ class Kubelet:
         events = EventRecorder(self.kube, component="kubelet", reporting_instance=config.node_name)
         self._session = aiohttp.ClientSession()
         ca_cert = config.ca_file.read_bytes() if config.ca_file is not None else None
+        if self.stubs is not None:
+            await self.stubs.start()
         if not await self.objects.start():
             raise RuntimeError("kubelet: ConfigMaps, Secrets and Services could not be listed")
         self.ctx = NodeContext(
@@ -117,6 +121,7 @@ class Kubelet:
             allocatable=allocatable,
             mountpoints=self.mountpoints,
             cgroups=self.cgroups,
+            stubs=self.stubs,
         )
         port = await self.log_server.start()
         self.node = NodeAgent(
@@ -167,6 +172,8 @@ class Kubelet:
             kill_leftovers(self.pods_dir)
         await asyncio.to_thread(self.cgroups.remove_all)
         self.mountpoints.cleanup_leftovers()
+        if self.stubs is not None:
+            await self.stubs.stop()
         await self.objects.stop()
         if self.node is not None:
             await self.node.stop()
@@ -195,7 +202,8 @@ class Kubelet:
             return
         if uid in self._failed:
             return  # its worker failed: not retried in a loop; deleting the pod clears it
-        worker = PodWorker(self.ctx, pod)
+        stub = self.stubs is not None and is_stub_pod(pod, self.config.stub_images)
+        worker = (StubPodWorker if stub else PodWorker)(self.ctx, pod)
         self.workers[uid] = worker
         worker.start()
         task = asyncio.get_running_loop().create_task(self._forget_when_done(uid, worker))

@@ -29,6 +29,8 @@ STATUS_RETRY = 1.0
 
 
 class PodWorker:
+    runner_class: type[ContainerRunner] = ContainerRunner  # the stub pods' worker runs stub containers
+
     def __init__(self, ctx: NodeContext, pod: JSON) -> None:
         self.ctx = ctx
         self.pod = pod
@@ -191,13 +193,13 @@ class PodWorker:
         if not await self._create_sandbox() or not await self._setup_volumes():
             return
         for spec, record in zip(self.spec.get("initContainers") or [], self.runtime.init, strict=False):
-            runner = ContainerRunner(self, spec, record, init=True)
+            runner = self.runner_class(self, spec, record, init=True)
             self.runners[runner.name] = runner
             if not await runner.run():
                 return
         self.mark_dirty()
         runners = [
-            ContainerRunner(self, spec, record, init=False)
+            self.runner_class(self, spec, record, init=False)
             for spec, record in zip(self.spec.get("containers") or [], self.runtime.containers, strict=False)
         ]
         for runner in runners:

@@ -352,6 +352,15 @@ class PodNetwork:
         if self._started:
             self._write_network_state()
 
+    # -- addresses outside any namespace (the kubelet's stub pods) --------------------------------
+    def allocate_ip(self) -> str:
+        """A pod address from the CIDR for a pod that gets no namespace; give it back with release_ip."""
+        self._require_started()
+        return self._ipam.allocate()
+
+    def release_ip(self, address: str) -> None:
+        self._ipam.release(address)
+
     # -- start-up helpers --------------------------------------------------------------------------
     def _require_started(self) -> None:
         if not self._started:
