@@ -12,13 +12,13 @@ child processes (``python -m flinkop.operator``) configured from a conf dir, as 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import yaml
 
 from flinkop.operator.app import FLINK_DEPLOYMENTS
 from flinkop.reconcilers.deploy import CONFIGMAPS, DEPLOYMENTS
@@ -55,15 +55,14 @@ CONFIG = {
     "kubernetes.operator.leader-election.renew-deadline": "4 s",
     "kubernetes.operator.leader-election.retry-period": "1 s",
     "kubernetes.operator.dynamic.config.check.interval": "2 s",
+    "kubernetes.operator.dynamic.namespaces.enabled": "true",  # upstream's switch for live namespace changes
 }
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 
 def config_yaml(config: dict[str, str]) -> str:
-    return "".join(
-        f"{key}: {yaml.safe_dump(value, default_style=None).strip()}\n" for key, value in config.items()
-    )
+    return "".join(f"{key}: {json.dumps(value)}\n" for key, value in config.items())  # JSON is YAML
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +99,7 @@ async def replicas(
     yield processes
     for process in processes:
         await process.stop()
+        print(f"--- {process.log_file.name} (last lines)\n" + "\n".join(process.output().splitlines()[-40:]))
 
 
 async def lease_holder(kube: Kube) -> str | None:
