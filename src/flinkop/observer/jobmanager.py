@@ -26,6 +26,7 @@ from flinkop.reconcilers.errors import DeploymentFailedError, MissingJobManagerE
 from flinkop.reconcilers.specs import last_reconciled_spec
 from flinkop.reconcilers.upgrade import is_job_terminal
 from flinkop.runtime import NotFound
+from flinkop.runtime.informer import drop_managed_fields
 
 JSON = dict[str, Any]
 
@@ -100,6 +101,16 @@ async def rest_api_answers(ctx: ResourceContext, conf: dict[str, str]) -> bool:
     return True
 
 
+def cached_jobmanager_deployment(obj: JSON) -> JSON:
+    """The informer-cache transform of JobManager Deployments: the operator reads their metadata (owner,
+    generation annotation), ``spec.replicas`` and status, never the pod template (most of the object)."""
+    obj = drop_managed_fields(obj)
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        obj["spec"] = {"replicas": spec.get("replicas", 1)}
+    return obj
+
+
 async def current_jm_deployment(ctx: ResourceContext) -> JSON | None:
     """From the informer cache; a miss is confirmed with the API server (the cache may lag a create)."""
     cached = ctx.jm_deployment
@@ -156,6 +167,7 @@ async def observe_jobmanager(ctx: ResourceContext, conf: dict[str, str]) -> None
 __all__ = [
     "FAILED_WAITING_REASONS",
     "MISSING_MESSAGE",
+    "cached_jobmanager_deployment",
     "container_failure",
     "deployment_available",
     "failed_create",

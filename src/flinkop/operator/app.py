@@ -26,6 +26,7 @@ import structlog
 from flinkop.api import GROUP, FlinkDeployment
 from flinkop.config import ConfigWatcher, OperatorConfig, log_default_configuration
 from flinkop.metrics import MetricsHandle, start_metrics
+from flinkop.observer.jobmanager import cached_jobmanager_deployment
 from flinkop.operator.health import HealthServer, start_health
 from flinkop.operator.rest import RestClients
 from flinkop.operator.retry import retry_rate_limiter
@@ -117,6 +118,7 @@ class Operator:
         factory = self.manager.informers
         self.deployments = factory.informer(FLINK_DEPLOYMENTS, watched, label_selector=config.label_selector)
         self.jobmanagers = factory.informer(DEPLOYMENTS, watched, label_selector=JOBMANAGER_SELECTOR)
+        self.jobmanagers.transform = cached_jobmanager_deployment
         self.events = EventRecorder(kube, "Operator")
         self.statuses = StatusRecorder(kube, FLINK_DEPLOYMENTS)
         self.rest = RestClients(

@@ -152,10 +152,11 @@ class StatusRecorder:
                 current = fresh
                 continue
             meta = written.get("metadata") or {}
+            server = written.get("status") or {}
             self._written[object_key(written)] = _Written(
                 uid=str(meta.get("uid") or ""),
                 sent=status,
-                server=written.get("status") or {},
+                server=status if server == status else server,  # one copy when they agree (the usual case)
                 resource_version=str(meta.get("resourceVersion") or ""),
             )
             return written
