@@ -3,9 +3,9 @@ redeploy from a savepoint, roll back, and stop on deletion.
 
 Crash safety: each destructive step is preceded by a status write from which a restarted operator can
 finish it. Stop-with-savepoint records its trigger id before asking Flink and its path before anything is
-deleted (:mod:`.stop`); a last-state or stateless stop records the new spec (UPGRADING, job suspended)
-before the cluster is deleted, so a restart restores instead of stopping again; a restore records the job
-id it submits; a rollback records ROLLING_BACK first. Restores use the newest snapshot the status knows:
+deleted (:mod:`.stop`); a last-state or stateless stop loses nothing when interrupted (a restart that
+finds the cluster gone plans the same stop again); a restore records the job id it submits; a rollback
+records ROLLING_BACK first. Restores use the newest snapshot the status knows:
 ``upgradeSavepointPath`` is only ever replaced by a newer one (a new stop, or the observer's newest
 retained checkpoint of an ended job).
 """
@@ -205,6 +205,10 @@ async def stop_job(ctx: ResourceContext) -> bool:
         ctx.deployment.status.job_status.upgrade_savepoint_path = (
             ctx.deployment.status.job_status.upgrade_savepoint_path or LAST_STATE_DUMMY_SP_PATH
         )
+    if plan.mode in (SuspendMode.STATELESS, SuspendMode.LAST_STATE):
+        # Nothing to lose here: a restart that finds the cluster gone plans the same stop again. Deleting
+        # first means a SUSPENDED status never shows a JobManager that is still there.
+        await delete_cluster(ctx, delete_ha=plan.mode == SuspendMode.STATELESS)
     if job.state == JobState.RUNNING:
         _mark_before_deployment(ctx)
     else:
@@ -212,8 +216,6 @@ async def stop_job(ctx: ResourceContext) -> bool:
     await ctx.record_status()
     if plan.mode == SuspendMode.SAVEPOINT:
         crash_point(SAVEPOINT_PATH_RECORDED)
-    if plan.mode in (SuspendMode.STATELESS, SuspendMode.LAST_STATE):
-        await delete_cluster(ctx, delete_ha=plan.mode == SuspendMode.STATELESS)
     return True
 
 
