@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +16,7 @@ from flinkop.demo import container_processes
 from flinkop.demo import process_alive as process_alive
 from flinkop.operator.app import FLINK_DEPLOYMENTS
 from flinkop.runtime import Kube, NotFound, Resource
+from tests.waiting import eventually as eventually
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -27,27 +26,6 @@ PODS = Resource("", "v1", "pods", kind="Pod")
 EVENTS = Resource("", "v1", "events", kind="Event")
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", kind="ServiceAccount")
 NAMESPACES = Resource("", "v1", "namespaces", namespaced=False, kind="Namespace")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], timeout: float, what: str, interval: float = 0.25
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming what was awaited."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            result = await probe()
-            if result:
-                return result
-        except AssertionError:
-            raise
-        except Exception as exc:  # reported when the wait runs out
-            last_error = exc
-        if time.monotonic() > deadline:
-            detail = f"; last error: {last_error!r}" if last_error else ""
-            raise AssertionError(f"{what}: not reached within {timeout:.0f} s{detail}")
-        await asyncio.sleep(interval)
 
 
 async def get_or_none(kube: Kube, res: Resource, name: str, namespace: str) -> JSON | None:

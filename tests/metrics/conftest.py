@@ -3,7 +3,6 @@ with a given status."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from flinkop.api.base import to_wire
 from flinkop.operator.app import FLINK_DEPLOYMENTS
 from flinkop.runtime import Kube, Resource
 from flinkop.sandbox.apiserver.server import SandboxApiServer
+from tests import waiting
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -42,20 +42,7 @@ async def _served(kube: Kube) -> bool:
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float, what: str) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: BaseException | None = None
-    while True:
-        try:
-            result = await probe()
-            if result:
-                return result
-        except AssertionError:
-            raise
-        except Exception as exc:
-            last = exc
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout} s (last error: {last!r})")
-        await asyncio.sleep(0.1)
+    return await waiting.eventually(probe, timeout, what, interval=0.1)
 
 
 async def put_deployment(kube: Kube, model: FlinkDeployment) -> JSON:

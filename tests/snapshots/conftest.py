@@ -28,6 +28,7 @@ from flinkop.runtime import EventRecorder, InformerFactory, Kube, NotFound, Reso
 from flinkop.sandbox.apiserver.server import SandboxApiServer
 from flinkop.snapshots.controller import FlinkStateSnapshotReconciler
 from flinkop.snapshots.resources import FLINK_STATE_SNAPSHOTS
+from tests import waiting
 from tests.flink_rest.flink_cluster import FlinkCluster, free_port
 from tests.flink_rest.running_job import RunningJob, installed_flink_home, running_test_job
 
@@ -196,11 +197,4 @@ async def harness(kube: Kube) -> AsyncIterator[Harness]:
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout} s")
-        await asyncio.sleep(0.1)
+    return await waiting.eventually(probe, timeout, what, interval=0.1)
