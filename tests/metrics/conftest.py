@@ -15,7 +15,7 @@ from kubernetes_asyncio import client
 from flinkop.api import FlinkDeployment
 from flinkop.api.base import to_wire
 from flinkop.operator.app import FLINK_DEPLOYMENTS
-from flinkop.runtime import Kube, Resource
+from flinkop.runtime import Conflict, Kube, Resource
 from flinkop.sandbox.apiserver.server import SandboxApiServer
 from tests import waiting
 
@@ -50,10 +50,15 @@ async def put_deployment(kube: Kube, model: FlinkDeployment) -> JSON:
     body = to_wire(model)
     status = body.pop("status", None)
     created = await kube.create(FLINK_DEPLOYMENTS, body)
-    if status:
-        created["status"] = status
-        created = await kube.replace_status(FLINK_DEPLOYMENTS, created)
-    return created
+    if not status:
+        return created
+    meta = created["metadata"]
+    for _ in range(10):  # an operator under test may write the object (its finalizer) in between
+        try:
+            return await kube.replace_status(FLINK_DEPLOYMENTS, {**created, "status": status})
+        except Conflict:
+            created = await kube.get(FLINK_DEPLOYMENTS, meta["name"], meta.get("namespace"))
+    raise AssertionError(f"could not write the status of {meta['name']}")
 
 
 async def set_lifecycle(kube: Kube, name: str, namespace: str, state: str) -> JSON:
