@@ -64,6 +64,14 @@ def cluster_dir(request: pytest.FixtureRequest) -> Any:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def data_dir(cluster_dir: Path) -> Path:
+    """The host directory stateful tests mount into their Flink pods (checkpoints, savepoints, HA)."""
+    directory = cluster_dir / "flink-data"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cluster(cluster_dir: Path) -> AsyncIterator[SandboxCluster]:
     # Our own bridge and pod range, as other suites may run a sandbox at the same time. (Service cluster

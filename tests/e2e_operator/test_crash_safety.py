@@ -50,13 +50,6 @@ def conf_dir(cluster_dir: Path) -> Path:
     return directory
 
 
-@pytest.fixture(scope="module")
-def data_dir(cluster_dir: Path) -> Path:
-    directory = cluster_dir / "flink-data"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def operators(
     cluster: SandboxCluster, conf_dir: Path, cluster_dir: Path

@@ -44,13 +44,6 @@ ROLLBACK = "rollback"
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 
-@pytest.fixture(scope="module")
-def data_dir(cluster_dir: Path) -> Path:
-    directory = cluster_dir / "flink-data"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
 async def status(kube: Kube, name: str) -> JSON:
     obj = await get_or_none(kube, FLINK_DEPLOYMENTS, name, NS)
     assert obj is not None, f"FlinkDeployment {name} is gone"

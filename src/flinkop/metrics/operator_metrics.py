@@ -130,38 +130,28 @@ class OperatorMetrics:
         return metrics
 
     def instrument_kube(self, kube: Kube) -> None:
-        if not self.config.kubernetes_client_metrics_enabled:
-            return
-        previous = kube.observer
-        observer = KubeClientMetrics(
-            self.registry,
-            slow_threshold=self.config.kubernetes_client_metrics_slow_request_threshold,
-            response_code_groups=self.config.kubernetes_client_metrics_response_code_groups_enabled,
-            chained=previous,
-        )
-        kube.observer = observer
-
-        def undo() -> None:
-            if kube.observer is observer:
-                kube.observer = previous
-
-        self._undo.append(undo)
+        if self.config.kubernetes_client_metrics_enabled:
+            self._observe_requests(kube, "KubeClient")
 
     def instrument_rest(self, rest: Any) -> None:
         """The JobManager REST calls (``operator.rest``: :class:`flinkop.operator.rest.RestClients`)."""
-        previous = rest.observer
+        self._observe_requests(rest, "FlinkRestClient")
+
+    def _observe_requests(self, client: Any, group: str) -> None:
+        """Chain request metrics into ``client.observer`` (restored on stop)."""
+        previous = client.observer
         observer = KubeClientMetrics(
             self.registry,
             slow_threshold=self.config.kubernetes_client_metrics_slow_request_threshold,
             response_code_groups=self.config.kubernetes_client_metrics_response_code_groups_enabled,
             chained=previous,
-            group="FlinkRestClient",
+            group=group,
         )
-        rest.observer = observer
+        client.observer = observer
 
         def undo() -> None:
-            if rest.observer is observer:
-                rest.observer = previous
+            if client.observer is observer:
+                client.observer = previous
 
         self._undo.append(undo)
 
