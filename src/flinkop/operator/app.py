@@ -18,7 +18,7 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -84,6 +84,14 @@ def leader_election(config: OperatorConfig, namespace: str) -> LeaderElectionCon
         renew_deadline=config.leader_election_renew_deadline,
         retry_period=config.leader_election_retry_period,
     )
+
+
+def on_signals(callback: Callable[[], object]) -> None:
+    """Call ``callback`` on SIGTERM and SIGINT (replacing earlier handlers of this loop)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, callback)
 
 
 class Operator:
@@ -260,10 +268,7 @@ class Operator:
         """Run until SIGTERM/SIGINT, then drain and stop. A signal while still starting (informers that
         cannot sync: an API server out of reach, a namespace it may not list) abandons the start."""
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+        on_signals(stop.set)
         starting = asyncio.ensure_future(self.start())
         stopping = asyncio.ensure_future(stop.wait())
         try:
@@ -287,6 +292,7 @@ __all__ = [
     "JOBMANAGER_SELECTOR",
     "Operator",
     "leader_election",
+    "on_signals",
     "snapshot_crd_installed",
     "worker_count",
 ]

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import re
-import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -27,7 +24,7 @@ from kubernetes_asyncio.config import ConfigException
 
 from flinkop.config import ConfigError, check_startup, load_operator_config
 from flinkop.logs import ENV_LOG_FILE, ENV_LOG_FORMAT, ENV_LOG_LEVEL, LOG_FORMATS, configure_logging
-from flinkop.operator.app import Operator
+from flinkop.operator.app import Operator, on_signals
 from flinkop.runtime import Kube, new_api_client
 from flinkop.runtime.client import SERVICE_ACCOUNT_DIR, in_cluster, kubeconfig_namespace
 
@@ -142,13 +139,6 @@ async def api_client(kubeconfig: str | None, context: str | None) -> ApiClient:
 
 def one_line(text: str) -> str:
     return re.sub(r"\s*\n\s*", " ", text.strip())
-
-
-def on_signals(callback: Callable[[], object]) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, callback)
 
 
 async def _main(args: argparse.Namespace) -> None:

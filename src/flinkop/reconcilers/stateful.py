@@ -20,7 +20,6 @@ from flinkop.api import (
     JobKind,
     JobState,
     ReconciliationState,
-    SavepointFormatType,
     SnapshotTriggerType,
     UpgradeMode,
     deserialize_reconciled_spec,
@@ -40,7 +39,7 @@ from flinkop.reconcilers.actions import (
 from flinkop.reconcilers.context import JOB, JOBMANAGER_DEPLOYMENT, ResourceContext
 from flinkop.reconcilers.errors import UpgradeFailureError
 from flinkop.reconcilers.specs import deployed_spec, last_reconciled_spec, mark_stable
-from flinkop.reconcilers.stop import cancel_job, savepoint_dir, stop_with_savepoint, upgrade_trigger_pending
+from flinkop.reconcilers.stop import cancel_job, stop_with_savepoint, upgrade_trigger_pending
 from flinkop.reconcilers.upgrade_modes import (
     LAST_STATE_DUMMY_SP_PATH,
     StopFacts,
@@ -49,6 +48,9 @@ from flinkop.reconcilers.upgrade_modes import (
     choose_stop,
 )
 from flinkop.savepoints import record_savepoint, snapshot_resources_enabled
+from flinkop.savepoints.kinds import SnapshotKind
+from flinkop.savepoints.legacy import reset_trigger
+from flinkop.savepoints.settings import savepoint_dir, savepoint_format
 from flinkop.snapshots.resources import create_snapshot, snapshot_body
 
 MSG_NO_HA_FOR_LAST_STATE = (
@@ -78,11 +80,7 @@ class RestorePoint:
 async def record_upgrade_savepoint(ctx: ResourceContext, location: str) -> None:
     """The upgrade savepoint in the snapshot history: an UPGRADE FlinkStateSnapshot (``alreadyExists``), or
     in legacy mode ``savepointInfo.lastSavepoint`` and its history."""
-    fmt = (
-        SavepointFormatType.NATIVE
-        if str(ctx.operator.savepoint_format_type).upper() == "NATIVE"
-        else (SavepointFormatType.CANONICAL)
-    )
+    fmt = savepoint_format(ctx)
     if snapshot_resources_enabled(ctx):
         body = snapshot_body(
             namespace=ctx.deployment.namespace,
@@ -174,7 +172,7 @@ async def _settle_upgrade_trigger(ctx: ResourceContext, conf: dict[str, str], jo
         ctx.log.warning("The recorded upgrade savepoint is unknown to the JobManager", error=str(error))
         result = None
     location = result.operation.location if result is not None and result.operation is not None else None
-    info.trigger_id = info.trigger_timestamp = info.trigger_type = info.format_type = None
+    reset_trigger(ctx.deployment.status, SnapshotKind.SAVEPOINT)
     if result is not None and result.state == OperationState.COMPLETED and location:
         ctx.log.info(f"Job suspended with savepoint {location} before the operator restarted")
         ctx.deployment.status.job_status.upgrade_savepoint_path = location

@@ -28,14 +28,12 @@ from flinkop.flink.rest import FlinkClientError, JobNotFound, OperationFailed, T
 from flinkop.flink.rest.client import SavepointFormat
 from flinkop.reconcilers.context import JOB, ResourceContext
 from flinkop.reconcilers.errors import UpgradeFailureError
+from flinkop.savepoints.kinds import SnapshotKind
+from flinkop.savepoints.legacy import reset_trigger
+from flinkop.savepoints.settings import savepoint_dir, savepoint_format
 
-SAVEPOINT_DIR_KEYS = ("execution.checkpointing.savepoint-dir", "state.savepoints.dir")
 CHECKPOINT_TIMEOUT_KEYS = ("execution.checkpointing.timeout", "execution.checkpointing.checkpoint-timeout")
 DEFAULT_SAVEPOINT_TIMEOUT = 600.0  # Flink's default checkpoint timeout, 10 min
-
-
-def savepoint_dir(conf: dict[str, str]) -> str | None:
-    return next((conf[key] for key in SAVEPOINT_DIR_KEYS if conf.get(key)), None)
 
 
 def savepoint_timeout(conf: dict[str, str]) -> float:
@@ -48,22 +46,13 @@ def savepoint_timeout(conf: dict[str, str]) -> float:
     return DEFAULT_SAVEPOINT_TIMEOUT
 
 
-def _format(ctx: ResourceContext) -> SavepointFormatType:
-    value = str(ctx.operator.savepoint_format_type or "CANONICAL").upper()
-    return SavepointFormatType.NATIVE if value == "NATIVE" else SavepointFormatType.CANONICAL
-
-
 def upgrade_trigger_pending(ctx: ResourceContext) -> bool:
     info = ctx.deployment.status.job_status.savepoint_info
     return bool(info.trigger_id) and info.trigger_type == SnapshotTriggerType.UPGRADE
 
 
 def _clear_trigger(ctx: ResourceContext) -> None:
-    info = ctx.deployment.status.job_status.savepoint_info
-    info.trigger_id = None
-    info.trigger_timestamp = None
-    info.trigger_type = None
-    info.format_type = None
+    reset_trigger(ctx.deployment.status, SnapshotKind.SAVEPOINT)
 
 
 async def _record_trigger(ctx: ResourceContext, format_type: SavepointFormatType) -> str:
@@ -90,7 +79,7 @@ async def _fail(ctx: ResourceContext, message: str) -> UpgradeFailureError:
 async def stop_with_savepoint(ctx: ResourceContext, conf: dict[str, str], job_id: str, *, drain: bool) -> str:
     """Stop the job with a savepoint; its location. The job is FINISHED afterwards (recorded in the status
     by the caller together with the path)."""
-    format_type = _format(ctx)
+    format_type = savepoint_format(ctx)
     trigger_id = await _record_trigger(ctx, format_type)
     rest = ctx.rest(conf)
     target = savepoint_dir(conf)
@@ -151,7 +140,6 @@ async def cancel_job(ctx: ResourceContext, conf: dict[str, str], job_id: str, *,
 
 __all__ = [
     "cancel_job",
-    "savepoint_dir",
     "savepoint_timeout",
     "stop_with_savepoint",
     "upgrade_trigger_pending",
