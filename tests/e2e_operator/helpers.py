@@ -14,6 +14,7 @@ import yaml
 
 from flinkop.demo import container_processes
 from flinkop.demo import process_alive as process_alive
+from flinkop.flink.rest import FlinkRestClient, RestEndpoint
 from flinkop.operator.app import FLINK_DEPLOYMENTS
 from flinkop.runtime import Kube, NotFound, Resource
 from tests.waiting import eventually as eventually
@@ -33,6 +34,34 @@ async def get_or_none(kube: Kube, res: Resource, name: str, namespace: str) -> J
         return await kube.get(res, name, namespace)
     except NotFound:
         return None
+
+
+async def holds(condition: bool) -> bool:
+    """``eventually(lambda: holds(cond), ...)`` for a condition that needs no I/O."""
+    return condition
+
+
+async def wait_for(kube: Kube, namespace: str, name: str, timeout: float, what: str, **expected: Any) -> JSON:
+    """The FlinkDeployment once every ``path=value`` holds in its status (nested fields joined by ``__``,
+    ``___`` for a dash: ``jobStatus__state="RUNNING"``); fails at once when it is gone."""
+
+    async def probe() -> JSON | None:
+        obj = await get_or_none(kube, FLINK_DEPLOYMENTS, name, namespace)
+        assert obj is not None, f"FlinkDeployment {name} is gone"
+        for path, value in expected.items():
+            node: Any = status_of(obj)
+            for part in path.replace("___", "-").split("__"):
+                node = node.get(part) if isinstance(node, dict) else None
+            if node != value:
+                return None
+        return obj
+
+    return await eventually(probe, timeout, f"{name}: {what}")
+
+
+def rest_of(kube: Kube, namespace: str, name: str) -> FlinkRestClient:
+    """The REST client of the cluster ``name`` through the API server's service proxy."""
+    return FlinkRestClient(RestEndpoint.via_service_proxy(kube, namespace, f"{name}-rest", 8081), timeout=5)
 
 
 def example(name: str, namespace: str, **overrides: Any) -> JSON:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flinkop.operator.app import FLINK_DEPLOYMENTS
 from flinkop.runtime import Kube
 from flinkop.sandbox.jobs import parse_state_lines
 
 from ..e2e_flink_native import native
-from .helpers import PODS, eventually, get_or_none, status_of
+from .helpers import PODS, eventually, wait_for
 
 JSON = dict[str, Any]
 STATE_JAR = "local:///opt/flink/examples/streaming/flinkop-state-job.jar"
@@ -149,24 +148,6 @@ async def jobmanager_log(kubeconfig: Path, kube: Kube, namespace: str, name: str
     for pod in await pods_of(kube, namespace, name, "jobmanager"):
         text += await kubectl(kubeconfig, "-n", namespace, "logs", pod["metadata"]["name"])
     return text
-
-
-async def wait_for(kube: Kube, namespace: str, name: str, timeout: float, what: str, **expected: Any) -> JSON:
-    """Wait until every ``path=value`` holds in the status (``jobStatus__state="RUNNING"``)."""
-
-    async def probe() -> JSON | None:
-        obj = await get_or_none(kube, FLINK_DEPLOYMENTS, name, namespace)
-        assert obj is not None, f"FlinkDeployment {name} is gone"
-        status = status_of(obj)
-        for path, value in expected.items():
-            node: Any = status
-            for part in path.split("__"):
-                node = node.get(part) if isinstance(node, dict) else None
-            if node != value:
-                return None
-        return obj
-
-    return await eventually(probe, timeout, f"{name}: {what}")
 
 
 async def wait_stable_running(kube: Kube, namespace: str, name: str, timeout: float = 180) -> JSON:

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from flinkop.flink.rest import FlinkRestClient, RestEndpoint
 from flinkop.operator.app import FLINK_DEPLOYMENTS, Operator
 from flinkop.reconcilers.deploy import CONFIGMAPS, DEPLOYMENTS, SERVICES
 from flinkop.reconcilers.errors import error_message
@@ -37,11 +36,14 @@ from .helpers import (
     eventually,
     example,
     get_or_none,
+    holds,
     java_processes,
     pid_files,
     process_alive,
     reasons,
+    rest_of,
     status_of,
+    wait_for,
 )
 
 JSON = dict[str, Any]
@@ -62,38 +64,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 # -- helpers -------------------------------------------------------------------------------------------------
 
 
-async def holds(condition: bool) -> bool:
-    return condition
-
-
 async def wait_status(kube: Kube, name: str, timeout: float, what: str, **expected: Any) -> JSON:
-    """Wait until every ``path=value`` holds in the status (nested fields joined by ``__``, ``___`` for a
-    dash)."""
-
-    async def probe() -> JSON | None:
-        status = status_of(await get_or_none(kube, FLINK_DEPLOYMENTS, name, NS))
-        for path, value in expected.items():
-            node: Any = status
-            for part in path.replace("___", "-").split("__"):
-                node = node.get(part) if isinstance(node, dict) else None
-            if node != value:
-                return None
-        return status
-
-    return await eventually(probe, timeout, f"{name}: {what}")
+    return status_of(await wait_for(kube, NS, name, timeout, what, **expected))
 
 
 async def stable_and_running(kube: Kube, name: str, timeout: float, what: str) -> JSON:
     return await wait_status(kube, name, timeout, what, lifecycleState="STABLE", jobStatus__state="RUNNING")
 
 
-def rest_of(kube: Kube, name: str) -> FlinkRestClient:
-    return FlinkRestClient(RestEndpoint.via_service_proxy(kube, NS, f"{name}-rest", 8081), timeout=5)
-
-
 async def running_job(kube: Kube, name: str) -> JSON | None:
     """The cluster's one job once all its tasks run (id, start time); None until then."""
-    async with rest_of(kube, name) as rest:
+    async with rest_of(kube, NS, name) as rest:
         jobs = await rest.jobs_overview()
     if len(jobs) != 1 or not jobs[0].all_tasks_running:
         return None
@@ -181,7 +162,7 @@ async def test_an_application_on_flink_1_20(
 
     job = await eventually(lambda: running_job(kube, V120), 60, "every task of the 1.20 job running")
     assert job["jid"] == status["jobStatus"]["jobId"]
-    async with rest_of(kube, V120) as rest:
+    async with rest_of(kube, NS, V120) as rest:
         assert (await rest.config()).flink_version == "1.20.5"
     jvms = java_processes(V120)
     assert jvms and all("flink-dist-1.20.5.jar" in cmdline for cmdline in jvms)

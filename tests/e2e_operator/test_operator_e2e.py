@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from flinkop.flink.rest import FlinkRestClient, RestEndpoint
 from flinkop.operator.app import FLINK_DEPLOYMENTS, Operator
 from flinkop.reconcilers.deploy import CONFIGMAPS, DEPLOYMENTS, SERVICES
 from flinkop.runtime import Kube
@@ -37,12 +36,15 @@ from .helpers import (
     eventually,
     example,
     get_or_none,
+    holds,
     java_processes,
     pid_files,
     process_alive,
     reasons,
+    rest_of,
     session_example,
     status_of,
+    wait_for,
 )
 
 JSON = dict[str, Any]
@@ -61,10 +63,6 @@ def seen_processes() -> dict[Path, str]:
     return {}
 
 
-async def holds(condition: bool) -> bool:
-    return condition
-
-
 async def flink_deployment(kube: Kube, name: str) -> JSON:
     obj = await get_or_none(kube, FLINK_DEPLOYMENTS, name, NS)
     assert obj is not None, f"FlinkDeployment {name} is gone"
@@ -72,29 +70,12 @@ async def flink_deployment(kube: Kube, name: str) -> JSON:
 
 
 async def wait_status(kube: Kube, name: str, timeout: float, what: str, **expected: Any) -> JSON:
-    """Wait until every ``path=value`` holds in the status (nested fields joined by ``__``:
-    ``jobStatus__state="RUNNING"``)."""
-
-    async def probe() -> JSON | None:
-        status = status_of(await flink_deployment(kube, name))
-        for path, value in expected.items():
-            node: Any = status
-            for part in path.split("__"):
-                node = (node or {}).get(part) if isinstance(node, dict) else None
-            if node != value:
-                return None
-        return status
-
-    return await eventually(probe, timeout, f"{name}: {what}")
-
-
-def rest_of(kube: Kube, name: str) -> FlinkRestClient:
-    return FlinkRestClient(RestEndpoint.via_service_proxy(kube, NS, f"{name}-rest", 8081), timeout=5)
+    return status_of(await wait_for(kube, NS, name, timeout, what, **expected))
 
 
 async def running_job(kube: Kube, name: str) -> JSON | None:
     """The job of the cluster (id and per-vertex parallelism) once every vertex runs; None until then."""
-    async with rest_of(kube, name) as rest:
+    async with rest_of(kube, NS, name) as rest:
         jobs = await rest.jobs_overview()
         if len(jobs) != 1:
             return None
@@ -358,7 +339,7 @@ async def test_session_cluster_becomes_ready_without_a_job(
     assert "state" not in status["jobStatus"] and "jobId" not in status["jobStatus"]
     assert status.get("taskManager") is None
     assert status["conditions"][0]["reason"] == "JobManagerReady"
-    async with rest_of(kube, SESSION) as rest:
+    async with rest_of(kube, NS, SESSION) as rest:
         assert await rest.jobs_overview() == []
     assert not await taskmanager_pods(kube, SESSION)  # no job: Flink starts no TaskManager
     processes = pid_files(cluster_dir)
