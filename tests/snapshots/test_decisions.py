@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flinkop.api import FlinkStateSnapshot, SnapshotState, parse_flink_state_snapshot
+from flinkop.api import (
+    FlinkStateSnapshot,
+    JobKind,
+    SnapshotState,
+    SnapshotTriggerType,
+    parse_flink_state_snapshot,
+)
 from flinkop.snapshots.decisions import (
     Deletion,
     deletion_action,
@@ -17,6 +23,7 @@ from flinkop.snapshots.decisions import (
     retry_due_in,
 )
 from flinkop.snapshots.operations import trigger_id_for
+from flinkop.snapshots.resources import cached_snapshots_of, snapshot_body
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -86,3 +93,28 @@ def test_trigger_ids_are_stable_per_attempt() -> None:
     first = trigger_id_for("uid-1", 0)
     assert len(first) == 32 and int(first, 16) >= 0
     assert first == trigger_id_for("uid-1", 0) != trigger_id_for("uid-1", 1)
+
+
+def test_cached_snapshots_of_picks_the_jobs_readable_snapshots_oldest_first() -> None:
+    def body(namespace: str, job: str, now_ms: int, created: str) -> dict[str, Any]:
+        document = snapshot_body(
+            namespace=namespace,
+            job_kind=JobKind.FLINK_DEPLOYMENT,
+            job_name=job,
+            checkpoint=False,
+            trigger_type=SnapshotTriggerType.PERIODIC,
+            now_ms=now_ms,
+        )
+        document["metadata"]["creationTimestamp"] = created
+        return document
+
+    newer = body("ns", "app", 2, "2026-01-01T00:00:02Z")
+    older = body("ns", "app", 1, "2026-01-01T00:00:01Z")
+    unreadable = body("ns", "app", 3, "2026-01-01T00:00:03Z")
+    unreadable["spec"]["backoffLimit"] = {"not": "a number"}
+    other_job = body("ns", "other", 4, "2026-01-01T00:00:04Z")
+    other_namespace = body("elsewhere", "app", 5, "2026-01-01T00:00:05Z")
+    found = cached_snapshots_of(
+        [newer, other_job, unreadable, older, other_namespace], "ns", JobKind.FLINK_DEPLOYMENT, "app"
+    )
+    assert [s.name for s in found] == ["app-savepoint-periodic-1", "app-savepoint-periodic-2"]

@@ -183,5 +183,3 @@ def flink_conf_line(key: str, value: str) -> str | None:
     if not value.strip():
         return None  # Flink 1.x skips a key without a value: same as not setting it
     return f"{key}: {value}"
-
-

@@ -176,6 +176,7 @@ class Operator:
             )
             return
         self.snapshots = self.manager.informers.informer(FLINK_STATE_SNAPSHOTS, watched)
+        self.services.snapshot_cache = self.snapshots.cache.values
         reconciler = FlinkStateSnapshotReconciler(
             self.services, self.snapshots.cache.get, self.deployments.cache.get
         )

@@ -8,7 +8,7 @@ derived from the operator configuration and the spec.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -55,6 +55,8 @@ class Services:
     now: Callable[[], datetime] = _utcnow
     poll_interval: float = 0.5  # how often blocking deletions look again
     snapshot_crd_installed: bool = True  # FlinkStateSnapshot CRD found at start (else legacy tracking)
+    # the FlinkStateSnapshot informer cache's objects, when the operator runs one (else: API requests)
+    snapshot_cache: Callable[[], Iterable[JSON]] | None = None
 
 
 @dataclass

@@ -105,9 +105,7 @@ def set_thresholds(
 ) -> tuple[int, int, int]:
     """Change some of the collector's thresholds (None keeps one); returns the new ones."""
     t0, t1, t2 = gc.get_threshold()
-    gc.set_threshold(
-        t0 if gen0 is None else gen0, t1 if gen1 is None else gen1, t2 if gen2 is None else gen2
-    )
+    gc.set_threshold(t0 if gen0 is None else gen0, t1 if gen1 is None else gen1, t2 if gen2 is None else gen2)
     return _thresholds()
 
 

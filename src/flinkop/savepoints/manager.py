@@ -41,6 +41,7 @@ from flinkop.savepoints.triggers import (
 from flinkop.snapshots.resources import (
     FLINK_STATE_SNAPSHOTS,
     LABEL_TRIGGER_TYPE,
+    cached_snapshots_of,
     create_snapshot,
     snapshot_body,
     snapshots_of,
@@ -360,9 +361,13 @@ class SavepointManager:
 
     # -- retention ---------------------------------------------------------------------------------------
     async def _snapshots(self, ctx: ResourceContext) -> list[FlinkStateSnapshot]:
-        return await snapshots_of(
-            ctx.services.kube, ctx.deployment.namespace, JobKind.FLINK_DEPLOYMENT, ctx.deployment.name
-        )
+        """The resource's snapshots: from the operator's informer cache when it has one (this runs on every
+        reconcile of a running job), else from the API server."""
+        d = ctx.deployment
+        cache = ctx.services.snapshot_cache
+        if cache is not None:
+            return cached_snapshots_of(cache(), d.namespace, JobKind.FLINK_DEPLOYMENT, d.name)
+        return await snapshots_of(ctx.services.kube, d.namespace, JobKind.FLINK_DEPLOYMENT, d.name)
 
     async def _retention(self, ctx: ResourceContext) -> None:
         limits = settings.history_limits(ctx)

@@ -8,6 +8,7 @@ retention and periodic scheduling find a job's snapshots.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flinkop.api import (
@@ -117,12 +118,31 @@ def job_selector(job_kind: JobKind, job_name: str) -> str:
 async def snapshots_of(
     kube: Kube, namespace: str, job_kind: JobKind, job_name: str
 ) -> list[FlinkStateSnapshot]:
-    """The job's snapshots (found by their labels), oldest first; unreadable ones are left out."""
+    """The job's snapshots (found by their labels) from the API server, oldest first; unreadable ones are
+    left out."""
     answer = await kube.list(
         FLINK_STATE_SNAPSHOTS, namespace, label_selector=job_selector(job_kind, job_name)
     )
+    return _readable_oldest_first(answer.get("items") or [])
+
+
+def cached_snapshots_of(
+    cached: Iterable[JSON], namespace: str, job_kind: JobKind, job_name: str
+) -> list[FlinkStateSnapshot]:
+    """The same from an informer cache of FlinkStateSnapshots (no API request)."""
+    wanted = {LABEL_JOB_KIND: job_kind.value, LABEL_JOB_NAME: job_name}
+    items = [
+        item
+        for item in cached
+        if (item.get("metadata") or {}).get("namespace") == namespace
+        and all(((item.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in wanted.items())
+    ]
+    return _readable_oldest_first(items)
+
+
+def _readable_oldest_first(items: Iterable[JSON]) -> list[FlinkStateSnapshot]:
     found: list[FlinkStateSnapshot] = []
-    for item in answer.get("items") or []:
+    for item in items:
         try:
             found.append(parse_flink_state_snapshot(item))
         except ResourceParseError:
@@ -140,6 +160,7 @@ __all__ = [
     "LABEL_TRIGGER_TYPE",
     "TYPE_CHECKPOINT",
     "TYPE_SAVEPOINT",
+    "cached_snapshots_of",
     "create_snapshot",
     "job_selector",
     "snapshot_body",
