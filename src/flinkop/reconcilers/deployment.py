@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -89,28 +89,13 @@ def flat_defaults(ctx: ResourceContext) -> dict[str, str]:
     return {key: ";".join(value) if isinstance(value, list) else value for key, value in scoped.raw.items()}
 
 
-class SnapshotManager(Protocol):
-    """The savepoint manager as the reconciler calls it (:class:`flinkop.savepoints.SavepointManager`)."""
-
-    async def observe(self, ctx: ResourceContext) -> None: ...
-
-    async def trigger(self, ctx: ResourceContext) -> bool: ...
-
-    def forget(self, uid: str) -> None: ...
-
-
 class FlinkDeploymentReconciler:
     """The reconcile function of the FlinkDeployment controller (``reconcile(key)``)."""
 
-    def __init__(
-        self,
-        services: Services,
-        lookup: Callable[[str], JSON | None],
-        savepoints: SnapshotManager | None = None,
-    ) -> None:
+    def __init__(self, services: Services, lookup: Callable[[str], JSON | None]) -> None:
         self.services = services
         self.lookup = lookup
-        self.savepoints: SnapshotManager = savepoints if savepoints is not None else SavepointManager()
+        self.savepoints = SavepointManager()  # its own component; it keeps the periodic trigger times
         self._spec_change_events: dict[str, tuple[str, int | None]] = {}  # key -> (uid, generation) announced
         self.on_forget: list[Callable[[str], None]] = []
 
