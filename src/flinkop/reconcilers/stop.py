@@ -29,7 +29,7 @@ from flinkop.flink.rest.client import SavepointFormat
 from flinkop.reconcilers.context import JOB, ResourceContext
 from flinkop.reconcilers.errors import UpgradeFailureError
 from flinkop.savepoints.kinds import SnapshotKind
-from flinkop.savepoints.legacy import reset_trigger
+from flinkop.savepoints.legacy import reset_trigger, set_savepoint_trigger
 from flinkop.savepoints.settings import savepoint_dir, savepoint_format
 
 CHECKPOINT_TIMEOUT_KEYS = ("execution.checkpointing.timeout", "execution.checkpointing.checkpoint-timeout")
@@ -61,13 +61,17 @@ async def _record_trigger(ctx: ResourceContext, format_type: SavepointFormatType
         assert info.trigger_id is not None
         ctx.log.info(f"Resuming the upgrade savepoint {info.trigger_id} recorded in the status")
         return info.trigger_id
-    info.trigger_id = uuid.uuid4().hex
-    info.trigger_timestamp = ctx.now_ms()
-    info.trigger_type = SnapshotTriggerType.UPGRADE
-    info.format_type = format_type
+    trigger_id = uuid.uuid4().hex
+    set_savepoint_trigger(
+        ctx.deployment.status,
+        trigger_id,
+        trigger_type=SnapshotTriggerType.UPGRADE,
+        format_type=format_type,
+        now_ms=ctx.now_ms(),
+    )
     await ctx.record_status()  # write-ahead: a restarted operator asks Flink about this very trigger
     crash_point(SAVEPOINT_TRIGGER_RECORDED)
-    return info.trigger_id
+    return trigger_id
 
 
 async def _fail(ctx: ResourceContext, message: str) -> UpgradeFailureError:
