@@ -17,6 +17,7 @@ from flinkop.demo import process_alive as process_alive
 from flinkop.flink.rest import FlinkRestClient, RestEndpoint
 from flinkop.operator.app import FLINK_DEPLOYMENTS
 from flinkop.runtime import Kube, NotFound, Resource
+from tests.processes import java_command_lines
 from tests.waiting import eventually as eventually
 
 JSON = dict[str, Any]
@@ -158,19 +159,7 @@ pid_files = container_processes
 
 def java_processes(marker: str) -> list[str]:
     """Command lines of the JVMs whose ``-Dlog.file`` names a pod of the cluster ``marker``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != "java":
-                continue
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if f"-{marker}-" in cmdline and "-Dlog.file=" in cmdline:
-            found.append(cmdline)
-    return found
+    return [line for line in java_command_lines().values() if f"-{marker}-" in line and "-Dlog.file=" in line]
 
 
 @dataclass

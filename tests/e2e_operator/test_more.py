@@ -27,6 +27,7 @@ from flinkop.operator.app import FLINK_DEPLOYMENTS, Operator
 from flinkop.reconcilers.deploy import CONFIGMAPS, DEPLOYMENTS, SERVICES
 from flinkop.reconcilers.errors import error_message
 from flinkop.runtime import Kube
+from tests.processes import java_command_lines
 
 from .conftest import NS
 from .helpers import (
@@ -99,20 +100,11 @@ def restart_count(pod: JSON) -> int:
 
 def jvm_pids(name: str, main_class: str) -> list[int]:
     """From the OS process table: the JVMs of the cluster ``name`` running ``main_class``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != "java":
-                continue
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        text = b" ".join(args).decode(errors="replace")
-        if f"-{name}-" in text and "-Dlog.file=" in text and main_class in text:
-            found.append(int(entry.name))
-    return found
+    return [
+        pid
+        for pid, line in java_command_lines().items()
+        if f"-{name}-" in line and "-Dlog.file=" in line and main_class in line
+    ]
 
 
 async def delete_and_wait(kube: Kube, name: str, cluster_dir: Path, seen: dict[Path, str]) -> None:
