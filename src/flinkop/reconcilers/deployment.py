@@ -18,7 +18,7 @@ validate -> reconcile -> record, and the cleanup when the resource is deleted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -72,6 +72,23 @@ FINALIZER = FlinkDeployment.finalizer()
 MIN_SUPPORTED_VERSION = FlinkVersion.V1_15
 NOTHING_TO_DO = "Resource fully reconciled, nothing to do..."
 log = structlog.get_logger("flinkop.reconcilers.deployment")
+
+
+# What each decision does (Action.NONE: snapshots, rollback or nothing, see `_snapshots_and_rollback`);
+# a step returning False has to wait.
+STEPS: dict[Action, Callable[[ResourceContext], Awaitable[bool | None]]] = {
+    Action.FIRST_DEPLOY: actions.first_deploy,
+    Action.RECORD_DEPLOYED: actions.record_deployed,
+    Action.STOP: stateful.stop_job,
+    Action.SUSPEND: stateful.stop_job,
+    Action.RESTORE: stateful.restore_job,
+    Action.REDEPLOY: actions.redeploy_session,
+    Action.SAVEPOINT_REDEPLOY: stateful.savepoint_redeploy,
+    Action.ROLLBACK: stateful.rollback,
+    Action.RECOVER: stateful.recover,
+    Action.RESTART_FAILED: stateful.restart_failed,
+    Action.DELETE_TERMINAL_JM: actions.delete_terminal_jobmanager,
+}
 
 
 def unsupported_version_message(spec: FlinkDeploymentSpec) -> str | None:
@@ -406,28 +423,10 @@ class FlinkDeploymentReconciler:
 
     async def _act(self, ctx: ResourceContext, decision: Decision) -> bool:
         """Carry out the decision; False when it has to wait (look again at the progress-check interval)."""
-        action = decision.action
-        if action == Action.FIRST_DEPLOY:
-            await actions.first_deploy(ctx)
-        elif action == Action.RECORD_DEPLOYED:
-            await actions.record_deployed(ctx)
-        elif action in (Action.STOP, Action.SUSPEND):
-            return await stateful.stop_job(ctx)
-        elif action == Action.RESTORE:
-            await stateful.restore_job(ctx)
-        elif action == Action.REDEPLOY:
-            await actions.redeploy_session(ctx)
-        elif action == Action.SAVEPOINT_REDEPLOY:
-            await stateful.savepoint_redeploy(ctx)
-        elif action == Action.ROLLBACK:
-            await stateful.rollback(ctx)
-        elif action == Action.RECOVER:
-            await stateful.recover(ctx)
-        elif action == Action.RESTART_FAILED:
-            await stateful.restart_failed(ctx)
-        elif action == Action.DELETE_TERMINAL_JM:
-            await actions.delete_terminal_jobmanager(ctx)
-        elif not is_before_first_deployment(ctx.deployment.status):
+        step = STEPS.get(decision.action)
+        if step is not None:
+            return await step(ctx) is not False
+        if not is_before_first_deployment(ctx.deployment.status):
             if not await self._snapshots_and_rollback(ctx):
                 ctx.log.info(NOTHING_TO_DO)
         return True
